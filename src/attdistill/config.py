@@ -1,0 +1,472 @@
+"""Typed, validated configuration: ``params.yaml`` loaded into frozen dataclasses.
+
+``params.yaml`` is the single source of configuration. :func:`load_params` reads it (optionally with
+``key=value`` overrides, as ``dvc exp run -S`` writes them) into :class:`Params`. Every failure is a
+:class:`ConfigError` raised before any heavy work, naming the offending key:
+
+* an unknown key lists the keys valid at that level;
+* a value outside a fixed set of choices (a ``Literal`` annotation) lists the valid values;
+* a value of the wrong type, or out of range, says what was expected.
+
+Stages call ``load_params()`` first thing, so ``attention: foo`` fails in milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+Attention = Literal["none", "soft-atten", "soft-res", "prob-atten"]
+Stream = Literal["rgb", "flow"]
+DatasetName = Literal["synthetic", "ucf101", "hmdb51", "egtea", "ssv2"]
+
+ATTENTIONS: tuple[str, ...] = get_args(Attention)
+STREAMS: tuple[str, ...] = get_args(Stream)
+DATASETS: tuple[str, ...] = get_args(DatasetName)
+
+MOTION_PAIRS: dict[str, str] = {
+    "left": "right", "right": "left",
+    "up": "down", "down": "up",
+    "toward": "away", "away": "toward",
+    "cw": "ccw", "ccw": "cw",
+}
+ACTOR_KINDS: tuple[str, ...] = ("disc", "square", "star", "triangle", "cross")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. The message names the key and what is allowed."""
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+# --------------------------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: DatasetName = "synthetic"
+    split: int = 1
+
+    def validate(self, key: str) -> None:
+        _check(self.split in (1, 2, 3), f"{key}.split", f"must be 1, 2 or 3, got {self.split}")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    kinds: tuple[str, ...] = ("disc", "square")
+    motions: tuple[str, ...] = ("left", "right", "toward", "away", "cw", "ccw")
+    videos_per_class: int = 20
+    groups: int = 5
+    test_groups: int = 2
+    frames: int = 24
+    fps: float = 24.0
+    width: int = 120
+    height: int = 96
+    difficulty: float = 1.0
+    distractors: int = 2
+    camera_motion: float = 0.0
+    codec: str = "XVID"
+
+    def validate(self, key: str) -> None:
+        for k in self.kinds:
+            _check(k in ACTOR_KINDS, f"{key}.kinds", f"unknown kind {k!r}; valid values: {', '.join(ACTOR_KINDS)}")
+        _check(len(set(self.kinds)) == len(self.kinds) and self.kinds, f"{key}.kinds", "must be a non-empty list without repeats")
+        for m in self.motions:
+            _check(m in MOTION_PAIRS, f"{key}.motions", f"unknown motion {m!r}; valid values: {', '.join(MOTION_PAIRS)}")
+        _check(len(set(self.motions)) == len(self.motions) and self.motions, f"{key}.motions", "must be a non-empty list without repeats")
+        for m in self.motions:
+            _check(MOTION_PAIRS[m] in self.motions, f"{key}.motions",
+                   f"motions come in direction pairs: {m!r} needs {MOTION_PAIRS[m]!r}")
+        _check(self.groups >= 2, f"{key}.groups", "must be >= 2")
+        _check(1 <= self.test_groups < self.groups, f"{key}.test_groups", "must be in [1, groups)")
+        _check(self.videos_per_class >= self.groups, f"{key}.videos_per_class", "must be >= groups")
+        _check(self.frames >= 8, f"{key}.frames", "must be >= 8")
+        _check(self.width >= 32 and self.height >= 32, key, "width and height must be >= 32")
+        _check(self.fps > 0, f"{key}.fps", "must be > 0")
+        _check(0.0 < self.difficulty <= 4.0, f"{key}.difficulty", "must be in (0, 4]")
+        _check(self.distractors >= 0, f"{key}.distractors", "must be >= 0")
+        _check(self.camera_motion >= 0, f"{key}.camera_motion", "must be >= 0")
+        _check(len(self.codec) == 4, f"{key}.codec", "must be a FourCC of 4 characters, e.g. XVID, MJPG")
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    retries: int = 5
+    timeout: float = 60.0
+    cache_dir: str = "data/cache"
+
+    def validate(self, key: str) -> None:
+        _check(self.retries >= 0, f"{key}.retries", "must be >= 0")
+        _check(self.timeout > 0, f"{key}.timeout", "must be > 0")
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    fps: float = 24.0
+    width: int = 120
+    height: int = 96
+    encoding: Literal["jpg", "png"] = "jpg"
+    quality: int = 95
+    workers: int = 2
+
+    def validate(self, key: str) -> None:
+        _check(self.fps > 0, f"{key}.fps", "must be > 0")
+        _check(self.width >= 16 and self.height >= 16, key, "width and height must be >= 16")
+        _check(1 <= self.quality <= 100, f"{key}.quality", "must be in [1, 100]")
+        _check(self.workers >= 1, f"{key}.workers", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class TVL1Config:
+    tau: float = 0.25
+    lambda_: float = 0.15
+    theta: float = 0.3
+    nscales: int = 5
+    warps: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 30
+    outer_iterations: int = 10
+    scale_step: float = 0.8
+    gamma: float = 0.0
+    median_filtering: int = 5
+
+    def validate(self, key: str) -> None:
+        _check(self.nscales >= 1 and self.warps >= 1, key, "nscales and warps must be >= 1")
+        _check(0 < self.scale_step < 1, f"{key}.scale_step", "must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class DISConfig:
+    preset: Literal["ultrafast", "fast", "medium"] = "medium"
+
+
+@dataclass(frozen=True)
+class FarnebackConfig:
+    pyr_scale: float = 0.5
+    levels: int = 3
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.2
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    method: Literal["tvl1", "dis", "farneback"] = "tvl1"
+    bound: float = 20.0
+    reverse: Literal["backward", "negate"] = "backward"
+    workers: int = 2
+    tvl1: TVL1Config = field(default_factory=TVL1Config)
+    dis: DISConfig = field(default_factory=DISConfig)
+    farneback: FarnebackConfig = field(default_factory=FarnebackConfig)
+
+    def validate(self, key: str) -> None:
+        _check(self.bound > 0, f"{key}.bound", "must be > 0")
+        _check(self.workers >= 1, f"{key}.workers", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    frames: int = 16
+    crop: int = 96
+
+    def validate(self, key: str) -> None:
+        _check(self.frames >= 4, f"{key}.frames", "must be >= 4")
+        _check(self.crop >= 32, f"{key}.crop", "must be >= 32")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    flip: bool = True
+    color_jitter: float = 0.2
+    scale_jitter: tuple[float, float] = (0.875, 1.0)
+
+    def validate(self, key: str) -> None:
+        _check(0 <= self.color_jitter < 1, f"{key}.color_jitter", "must be in [0, 1)")
+        lo, hi = self.scale_jitter
+        _check(0 < lo <= hi <= 1, f"{key}.scale_jitter", "must be [lo, hi] with 0 < lo <= hi <= 1")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    width: float = 0.125
+    final_stride: Literal[1, 2] = 1
+    attention_channels: int = 128
+    dropout: float = 0.5
+    gumbel_temperature: float = 1.0
+    pretrained_rgb: str = ""
+    pretrained_rgb_sha256: str = ""
+    pretrained_flow: str = ""
+    pretrained_flow_sha256: str = ""
+
+    def validate(self, key: str) -> None:
+        _check(0 < self.width <= 2, f"{key}.width", "must be in (0, 2]")
+        _check(self.attention_channels >= 1, f"{key}.attention_channels", "must be >= 1")
+        _check(0 <= self.dropout < 1, f"{key}.dropout", "must be in [0, 1) (a drop probability)")
+        _check(self.gumbel_temperature > 0, f"{key}.gumbel_temperature", "must be > 0")
+
+    def pretrained(self, stream: str) -> tuple[str, str]:
+        """(path or URL, sha256) of the Kinetics initialisation for ``stream`` ("" = none)."""
+        if stream == "rgb":
+            return self.pretrained_rgb, self.pretrained_rgb_sha256
+        return self.pretrained_flow, self.pretrained_flow_sha256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 14
+    batch_size: int = 16
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    plateau_patience: int = 2
+    plateau_factor: float = 0.1
+    nproc: int = 1
+    workers: int = 0
+    sync_bn: bool = False
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    val_every: int = 1
+
+    def validate(self, key: str) -> None:
+        _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
+        _check(self.batch_size >= 1, f"{key}.batch_size", "must be >= 1")
+        _check(self.lr > 0, f"{key}.lr", "must be > 0")
+        _check(0 <= self.momentum < 1, f"{key}.momentum", "must be in [0, 1)")
+        _check(self.weight_decay >= 0, f"{key}.weight_decay", "must be >= 0")
+        _check(self.plateau_patience >= 0, f"{key}.plateau_patience", "must be >= 0")
+        _check(0 < self.plateau_factor < 1, f"{key}.plateau_factor", "must be in (0, 1)")
+        _check(self.nproc >= 1, f"{key}.nproc", "must be >= 1")
+        _check(self.workers >= 0, f"{key}.workers", "must be >= 0")
+        _check(self.val_every >= 1, f"{key}.val_every", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    lambda1: float = 1.0
+    lambda2: float | Literal["auto"] = "auto"
+    kl_direction: Literal["teacher-student", "student-teacher"] = "teacher-student"
+
+    def validate(self, key: str) -> None:
+        _check(self.lambda1 >= 0, f"{key}.lambda1", "must be >= 0")
+        _check(self.lambda2 == "auto" or self.lambda2 >= 0, f"{key}.lambda2", "must be 'auto' or a number >= 0")
+
+
+@dataclass(frozen=True)
+class FeatureDistillConfig:
+    weight: float = 50.0
+
+    def validate(self, key: str) -> None:
+        _check(self.weight >= 0, f"{key}.weight", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class MFRConfig:
+    weight: float = 1.0
+    norm: Literal["l2", "mse"] = "l2"
+
+    def validate(self, key: str) -> None:
+        _check(self.weight >= 0, f"{key}.weight", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    crops: Literal[1, 3] = 1
+
+
+@dataclass(frozen=True)
+class LocalizeConfig:
+    size: int = 56
+    tolerance: int = 10
+    center_sigma: float = 0.25
+
+    def validate(self, key: str) -> None:
+        _check(self.size >= 4, f"{key}.size", "must be >= 4")
+        _check(self.tolerance >= 0, f"{key}.tolerance", "must be >= 0")
+        _check(self.center_sigma > 0, f"{key}.center_sigma", "must be > 0")
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    clips: int = 8
+    repeats: int = 3
+
+    def validate(self, key: str) -> None:
+        _check(self.clips >= 1 and self.repeats >= 1, key, "clips and repeats must be >= 1")
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 0
+    attention: Attention = "prob-atten"
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    feature_distill: FeatureDistillConfig = field(default_factory=FeatureDistillConfig)
+    mfr: MFRConfig = field(default_factory=MFRConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    localize: LocalizeConfig = field(default_factory=LocalizeConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+
+    def validate(self, key: str) -> None:
+        _check(self.seed >= 0, "seed", "must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+
+# --------------------------------------------------------------------------------------------- loading
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    """Convert a YAML value to annotation ``tp``, raising ConfigError with the key on mismatch."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(tp, value, key)
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices or isinstance(value, bool) != any(isinstance(c, bool) for c in choices if c == value):
+            raise ConfigError(f"{key}: invalid value {value!r}; valid values: {', '.join(map(str, choices))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arm in get_args(tp):
+            try:
+                return _convert(arm, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc).split(": ", 1)[-1])
+        raise ConfigError(f"{key}: invalid value {value!r} ({'; or '.join(errors)})")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        where = prefix or "params.yaml"
+        raise ConfigError(
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"valid keys: {', '.join(names)}"
+        )
+    kwargs = {}
+    for name in names:
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], f"{prefix}.{name}" if prefix else name)
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate(prefix or "params")
+    return obj
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {k} is not a section")
+    node[keys[-1]] = value
+
+
+def params_from_dict(data: dict[str, Any] | None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
+    """Build and validate :class:`Params` from a plain dict plus ``key=value`` overrides (YAML values)."""
+    data = dict(data or {})
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        _set_dotted(data, key.strip(), yaml.safe_load(raw))
+    return _build(Params, data)
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | tuple[str, ...] = ()) -> Params:
+    """Read ``params.yaml`` (and overrides) into validated :class:`Params`; raises :class:`ConfigError`."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    with open(path) as fh:
+        try:
+            data = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return params_from_dict(data, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m attdistill.config [params.yaml]``: validate and print the resolved configuration."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("params", nargs="?", default="params.yaml")
+    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE")
+    args = ap.parse_args(argv)
+    try:
+        p = load_params(args.params, args.set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    yaml.safe_dump(p.to_dict(), sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
