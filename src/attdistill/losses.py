@@ -1,0 +1,171 @@
+"""Training losses: cross entropy, the attention prior (Eq. 3), attention distillation (Eq. 6), the full objective
+(Eq. 8), and the two feature-distillation baselines (MARS, W3's MFR).
+
+Every term is a 0-dim tensor. Attention maps are (N, T', H', W') with one distribution per time slice; KL terms
+take *log* maps from the network (``NetOutput.log_maps``, log-softmax of the attention logits) for stability, are
+summed over time slices as in the equations and averaged over the batch. Loss functions that combine terms return
+``(total, {term: float})`` for logging (raw, unweighted term values).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .models.networks import NetOutput
+
+DIRECTIONS: tuple[str, ...] = ("teacher-student", "student-teacher")
+
+
+def _item(t: torch.Tensor) -> float:
+    """A loss term as a plain float for logging."""
+    return float(t.detach())
+
+
+def classification_loss(out: NetOutput, target: torch.Tensor) -> torch.Tensor:
+    """Cross entropy on each branch's logits, averaged over branches (Table 6 rows 28 and 35: a CE per branch).
+
+    For a single-stream net this is the plain CE of Eq. 8's first term.
+    """
+    losses = [F.cross_entropy(logits.float(), target) for logits in out.logits.values()]
+    return torch.stack(losses).mean()
+
+
+def _flat(m: torch.Tensor) -> torch.Tensor:
+    if m.dim() != 4:
+        raise ValueError(f"attention maps must be (N, T', H', W'), got shape {tuple(m.shape)}")
+    return m.float().flatten(2)          # (N, T', H'W')
+
+
+def kl_to_uniform(log_map: torch.Tensor) -> torch.Tensor:
+    """Eq. 3: L_R = sum_t KL[A(t) || U], U uniform over the H' x W' grid; batch mean.
+
+    ``log_map`` = log A, (N, T', H', W'). KL[A || U] = sum A log A + log(H'W') (>= 0, 0 for a uniform map).
+    """
+    la = _flat(log_map)
+    kl = (la.exp() * la).sum(-1) + math.log(la.shape[-1])      # (N, T')
+    return kl.sum(1).mean()
+
+
+def attention_distillation(student_log_map: torch.Tensor, teacher_map: torch.Tensor,
+                           direction: str = "teacher-student") -> torch.Tensor:
+    """Eq. 6: L_A = sum_t KL between the teacher's motion map Â^M(t) and the student's A^M(t); batch mean.
+
+    The extracted text of Eq. 6 and Eq. 8 lost the accents, so which map is the first argument of the KL cannot be
+    read from it. The sentences around them say the student is the one that moves: "we match A^M to the attention
+    map from the reference flow network", "the motion attention A^M should mimic the attention map from the
+    reference flow network". Our default, ``"teacher-student"``, is KL[Â^M || A^M] = sum Â (log Â − log A): the
+    usual distillation direction (Hinton et al.; MARS-style targets), equal up to a constant to the cross entropy
+    of the student map under the teacher map, so the gradient with respect to the student's attention logits is
+    simply A − Â per slice; it is mass-covering (the student must put weight wherever the teacher does) and stays
+    finite when teacher cells underflow to 0. ``"student-teacher"`` is KL[A^M || Â^M], the form of Eq. 3 with the
+    teacher map in place of U (and the direction of the authors' proxy code ``KLDiv``); it is mode-seeking.
+
+    The teacher map is detached (the teacher is frozen); ``student_log_map`` is log A^M.
+    """
+    ls = _flat(student_log_map)
+    t = _flat(teacher_map.detach())
+    if ls.shape != t.shape:
+        raise ValueError(f"student map {tuple(student_log_map.shape)} and teacher map {tuple(teacher_map.shape)} "
+                         f"differ in shape: the student must predict maps on the teacher's (T', H', W') grid")
+    if direction == "teacher-student":
+        kl = torch.xlogy(t, t) - t * ls                        # Â log Â − Â log A
+    elif direction == "student-teacher":
+        s = ls.exp()
+        kl = s * (ls - torch.log(t.clamp_min(1e-12)))
+    else:
+        raise ValueError(f"unknown KL direction {direction!r}; valid values: {', '.join(DIRECTIONS)}")
+    return kl.sum(-1).sum(1).mean()
+
+
+def lambda2_auto(attention_map: torch.Tensor) -> float:
+    """Eq. 8's λ2 = 1 / (T_phi x W_phi x H_phi), the size of the (N, T', H', W') attention grid (§3.5)."""
+    t, h, w = attention_map.shape[-3:]
+    return 1.0 / (t * h * w)
+
+
+def _lambda2(value: float | str, attention_map: torch.Tensor) -> float:
+    if value == "auto":
+        return lambda2_auto(attention_map)
+    if isinstance(value, str):
+        raise ValueError(f"lambda2 must be 'auto' or a number, got {value!r}")
+    return float(value)
+
+
+def single_stream_loss(out: NetOutput, target: torch.Tensor,
+                       lambda2: float | str = "auto") -> tuple[torch.Tensor, dict[str, float]]:
+    """Table-1 models and the teacher: CE, plus λ2 · Eq. 3 prior for ``prob-atten`` (as in Eq. 8's third term).
+
+    Soft attentions (Eq. 1) are deterministic maps with no prior in the paper, so they get CE only.
+    """
+    ce = classification_loss(out, target)
+    total, terms = ce, {"ce": _item(ce)}
+    if out.attention == "prob-atten":
+        log_a = out.log_maps["main"]
+        prior = kl_to_uniform(log_a)
+        total = total + _lambda2(lambda2, log_a) * prior
+        terms["prior"] = _item(prior)
+    return total, terms
+
+
+def student_loss(out: NetOutput, target: torch.Tensor, teacher_map: torch.Tensor | None, lambda1: float = 1.0,
+                 lambda2: float | str = "auto",
+                 direction: str = "teacher-student") -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 8: L = CE + λ1 Σ_t KL(motion map, teacher map) + λ2 Σ_t KL[A^A(t) || U] (λ1 = 1, λ2 = 1/(T'H'W')).
+
+    CE is :func:`classification_loss` (one CE per branch, averaged). Eq. 8 is written for the full Prob-Atten
+    model; for the other attention modes we keep what is well defined:
+
+    * ``prob-atten``: all three terms, on the noise-free maps (log-softmax of the attention logits);
+    * ``soft-atten`` / ``soft-res``: CE + λ1 · distillation (Soft-Distill); no prior term, because Eq. 3 belongs to
+      the probabilistic (variational) model of §3.2 and soft attention has none;
+    * ``none``: no maps, CE only (the distillation term has nothing to act on).
+
+    ``teacher_map`` is the frozen flow network's expected motion map (N, T', H', W'), detached here; it is required
+    when the student has a motion attention head.
+    """
+    ce = classification_loss(out, target)
+    total, terms = ce, {"ce": _item(ce)}
+    if "motion" in out.log_maps:
+        if teacher_map is None:
+            raise ValueError("student_loss: the student predicts a motion map but teacher_map is None — the teacher "
+                             "must be an attention model (its expected map is the distillation target)")
+        distill = attention_distillation(out.log_maps["motion"], teacher_map, direction)
+        total = total + lambda1 * distill
+        terms["distill"] = _item(distill)
+    if out.attention == "prob-atten" and "appearance" in out.log_maps:
+        log_a = out.log_maps["appearance"]
+        prior = kl_to_uniform(log_a)
+        total = total + _lambda2(lambda2, log_a) * prior
+        terms["prior"] = _item(prior)
+    return total, terms
+
+
+def feature_distillation_loss(student_pooled: torch.Tensor, teacher_pooled: torch.Tensor,
+                              weight: float = 50.0) -> torch.Tensor:
+    """MARS (Crasto et al., CVPR 2019): ``weight`` · MSE between the RGB network's pooled features and the frozen flow
+    network's (N, C) pooled features (MARS α = 50). The teacher features are detached."""
+    if student_pooled.shape != teacher_pooled.shape:
+        raise ValueError(f"pooled features differ in shape: student {tuple(student_pooled.shape)}, teacher "
+                         f"{tuple(teacher_pooled.shape)} (the two networks must have the same width)")
+    return weight * F.mse_loss(student_pooled.float(), teacher_pooled.detach().float())
+
+
+def mfr_loss(student_final: torch.Tensor, teacher_final: torch.Tensor, norm: str = "l2") -> torch.Tensor:
+    """W3's Mature Feature-guided Regularization (paper 001, Eq. 9): L_fm = ||y^Q − y^P||_2 per frame.
+
+    ``student_final`` / ``teacher_final`` are the final feature maps (N, C, T', H', W') of the student Q and the frozen
+    stage-1 model P (detached). ``"l2"``: the L2 norm over (C, H', W') of each time slice's difference, averaged over
+    slices and batch (the literal reading; notes/seeds-digest.md §1.7); ``"mse"``: the mean squared difference.
+    """
+    if student_final.shape != teacher_final.shape:
+        raise ValueError(f"feature maps differ in shape: student {tuple(student_final.shape)}, teacher "
+                         f"{tuple(teacher_final.shape)}")
+    d = student_final.float() - teacher_final.detach().float()
+    if norm == "l2":
+        return d.transpose(1, 2).flatten(2).norm(dim=-1).mean()     # (N, T') norms
+    if norm == "mse":
+        return d.pow(2).mean()
+    raise ValueError(f"unknown MFR norm {norm!r}; valid values: l2, mse")

@@ -1,0 +1,23 @@
+"""Networks of the paper: the Inception-I3D backbone, attention (Eq. 1-5) and the single-stream / two-branch nets.
+
+* :mod:`.i3d` — :class:`InceptionI3d`, parameter-compatible with pytorch-i3d (Kinetics weights load strictly);
+* :mod:`.attention` — attention heads (Eq. 1-2, Table 6 rows 14-21) and attention pooling (Eq. 4-5);
+* :mod:`.networks` — :class:`SingleStreamNet` (Table 1, teacher), :class:`TwoBranchStudent` (Table 6, Eq. 7),
+  :class:`NetOutput`, :func:`build_model`;
+* :mod:`.pretrained` — :func:`load_i3d_state`, :func:`load_pretrained`.
+
+Losses (Eq. 3, 6, 8) are in :mod:`attdistill.losses`.
+"""
+
+from .attention import (VALID_ATTENTIONS, AttentionHead, AttentionMaps, attention_pool, average_pool,
+                        gumbel_sample, parse_attention)
+from .i3d import ENDPOINTS, InceptionI3d, InceptionModule, MaxPool3dSame, Unit3D
+from .networks import NetOutput, SingleStreamNet, TwoBranchStudent, build_model
+from .pretrained import PretrainedError, load_i3d_state, load_pretrained
+
+__all__ = [
+    "ENDPOINTS", "VALID_ATTENTIONS", "AttentionHead", "AttentionMaps", "InceptionI3d", "InceptionModule",
+    "MaxPool3dSame", "NetOutput", "PretrainedError", "SingleStreamNet", "TwoBranchStudent", "Unit3D",
+    "attention_pool", "average_pool", "build_model", "gumbel_sample", "load_i3d_state", "load_pretrained",
+    "parse_attention",
+]
