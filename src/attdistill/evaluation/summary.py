@@ -1,0 +1,166 @@
+"""``reports/summary.json``: the output contract (DESIGN.md) that bars, tables and plots read.
+
+::
+
+    {"dataset": "synthetic",
+     "models": {"<id>": {"top1", "top5", "mean_class", "mean_class_reversed", "reversed_as_pair"}},
+     "localization": {"<id>": {"precision", "recall", "f1"}},
+     "chance": 1 / K, "kind_only": 1 / M, "attention": "prob-atten", "notes": [...]}
+
+Inputs: ``reports/eval/<id>/metrics.json`` for every model id of DESIGN.md (the 12 trained models and the two
+late fusions) and ``reports/localize/metrics.json``. Accuracies are fractions in [0, 1], copied as evaluated.
+
+Extra keys (the contract welcomes them):
+
+* ``models.<id>.reversed_as_pair``: fraction of reversed test videos predicted as the time-reversal partner
+  class (present when the dataset has a ``reverse_map``);
+* ``chance``: 1 / number of classes (from the index);
+* ``kind_only``: the mean class accuracy of a classifier that knows what the actor is (visible in one frame) and
+  guesses how it moves, 1 / number of motions — the level a motion-blind RGB model can reach on the synthetic
+  benchmark (classes = kinds x motions); present only when the class names show that structure;
+* ``attention``: the attention module of the main method, read from the ``distill+flow`` fusion's members;
+* ``notes``: why something is absent (e.g. a dataset without boxes has an empty ``localization``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from ..config import ACTOR_KINDS, ATTENTIONS, MOTION_PAIRS, STREAMS
+
+TABLE1_IDS: tuple[str, ...] = tuple(f"{s}-{a}" for s in STREAMS for a in ATTENTIONS)
+MODEL_IDS: tuple[str, ...] = TABLE1_IDS + ("distill", "feature-distill", "reference-attention", "mfr",
+                                           "two-stream", "distill+flow")
+LOCALIZATION_IDS: tuple[str, ...] = ("center-prior", "soft-atten-rgb", "soft-atten-flow", "distill-appearance",
+                                     "distill-motion")
+MODEL_KEYS: tuple[str, ...] = ("top1", "top5", "mean_class", "mean_class_reversed")
+LOCALIZATION_KEYS: tuple[str, ...] = ("precision", "recall", "f1")
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found (run the stage that writes it: "
+                                f"{'localize' if 'localize' in path.parts else 'evaluate'})")
+    with open(path) as fh:
+        try:
+            return json.load(fh)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _fraction(value, path: Path, key: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{path}: {key} = {value!r} is not a fraction in [0, 1]")
+    return float(value)
+
+
+def model_metrics(reports_dir: str | os.PathLike, model_id: str) -> dict:
+    """The contract's accuracies of one model (+ reversed_as_pair) from ``reports/eval/<id>/metrics.json``."""
+    path = Path(reports_dir) / "eval" / model_id / "metrics.json"
+    m = _read_json(path)
+    missing = [k for k in MODEL_KEYS if k not in m]
+    if missing:
+        raise KeyError(f"{path}: missing {', '.join(missing)}")
+    out = {k: _fraction(m[k], path, k) for k in MODEL_KEYS}
+    if m.get("reversed_as_pair") is not None:
+        out["reversed_as_pair"] = _fraction(m["reversed_as_pair"], path, "reversed_as_pair")
+    return out
+
+
+def localization_metrics(reports_dir: str | os.PathLike) -> tuple[dict, list[str]]:
+    """({map id: {precision, recall, f1}}, notes) from ``reports/localize/metrics.json``."""
+    path = Path(reports_dir) / "localize" / "metrics.json"
+    data = _read_json(path)
+    notes = [data["note"]] if isinstance(data.get("note"), str) else []
+    entries = {k: v for k, v in data.items() if isinstance(v, dict)}
+    if not entries:
+        return {}, notes or [f"{path}: no localisation metrics"]
+    missing = [k for k in LOCALIZATION_IDS if k not in entries]
+    if missing:
+        raise KeyError(f"{path}: missing map ids {', '.join(missing)}")
+    out = {}
+    for map_id, v in entries.items():
+        out[map_id] = {k: (None if v.get(k) is None else _fraction(v[k], path, f"{map_id}.{k}"))
+                       for k in LOCALIZATION_KEYS}
+        if v.get("note"):
+            notes.append(f"localization {map_id}: {v['note']}")
+    return out, notes
+
+
+def kinds_and_motions(classes: list[str], meta: dict | None = None) -> tuple[list[str], list[str]] | None:
+    """(kinds, motions) when the classes are exactly kinds x motions (the synthetic benchmark), else None.
+
+    From ``index.meta["kinds"]`` / ``["motions"]`` when present, else from the class names (one actor kind of
+    :data:`attdistill.config.ACTOR_KINDS` and one motion of ``MOTION_PAIRS`` among each name's words).
+    """
+    meta = meta or {}
+    if isinstance(meta.get("kinds"), list) and isinstance(meta.get("motions"), list):
+        kinds, motions = list(meta["kinds"]), list(meta["motions"])
+        return (kinds, motions) if len(kinds) * len(motions) == len(classes) else None
+    pairs = []
+    for name in classes:
+        words = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())
+        k = [w for w in words if w in ACTOR_KINDS]
+        m = [w for w in words if w in MOTION_PAIRS]
+        if len(k) != 1 or len(m) != 1:
+            return None
+        pairs.append((k[0], m[0]))
+    kinds = sorted({k for k, _ in pairs})
+    motions = sorted({m for _, m in pairs})
+    if len(set(pairs)) != len(classes) or len(kinds) * len(motions) != len(classes):
+        return None
+    return kinds, motions
+
+
+def _main_attention(reports_dir: Path) -> str | None:
+    path = reports_dir / "eval" / "distill+flow" / "metrics.json"
+    try:
+        members = json.loads(path.read_text()).get("members") or []
+    except (OSError, ValueError):
+        return None
+    for m in members:
+        if isinstance(m, str) and m.startswith("flow-") and m[len("flow-"):] in ATTENTIONS:
+            return m[len("flow-"):]
+    return None
+
+
+def collect_summary(reports_dir: str | os.PathLike = "reports", dataset: str = "synthetic",
+                    index_path: str | os.PathLike | None = "data/raw/index.json") -> dict:
+    """The summary dict (see the module docstring) without writing it. ``index_path`` (optional) gives chance
+    levels; a missing index just leaves them out."""
+    reports_dir = Path(reports_dir)
+    models = {mid: model_metrics(reports_dir, mid) for mid in MODEL_IDS}
+    localization, notes = localization_metrics(reports_dir)
+    summary: dict = {"dataset": dataset, "models": models, "localization": localization}
+    if index_path is not None and Path(index_path).exists():
+        with open(index_path) as fh:
+            idx = json.load(fh)
+        classes = list(idx.get("classes", []))
+        if classes:
+            summary["chance"] = 1.0 / len(classes)
+            km = kinds_and_motions(classes, idx.get("meta"))
+            if km is not None and len(km[0]) > 1:
+                summary["kind_only"] = 1.0 / len(km[1])
+    attention = _main_attention(reports_dir)
+    if attention is not None:
+        summary["attention"] = attention
+    if notes:
+        summary["notes"] = notes
+    return summary
+
+
+def write_summary(reports_dir: str | os.PathLike = "reports", dataset: str = "synthetic",
+                  out: str | os.PathLike = "reports/summary.json",
+                  index_path: str | os.PathLike | None = "data/raw/index.json") -> dict:
+    """Collect and write ``reports/summary.json`` (atomically); returns the dict. Raises FileNotFoundError naming
+    the first missing input file."""
+    summary = collect_summary(reports_dir, dataset, index_path)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, out)
+    return summary

@@ -1,0 +1,152 @@
+"""reports/summary.json (DESIGN.md contract) and the paper's tables 1-5 on a fake reports tree."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from attdistill.evaluation import paper
+from attdistill.evaluation.summary import (
+    LOCALIZATION_IDS, MODEL_IDS, collect_summary, kinds_and_motions, write_summary,
+)
+from attdistill.evaluation.tables import pct, write_tables
+
+DESIGN_MODEL_IDS = {"rgb-none", "rgb-soft-atten", "rgb-soft-res", "rgb-prob-atten", "flow-none", "flow-soft-atten",
+                    "flow-soft-res", "flow-prob-atten", "distill", "feature-distill", "reference-attention", "mfr",
+                    "two-stream", "distill+flow"}
+CLASSES = [f"{k}_{m}" for k in ("disc", "square") for m in ("left", "right", "toward", "away", "cw", "ccw")]
+
+
+def _metrics(i: int) -> dict:
+    base = 0.5 + 0.01 * i + 0.00049       # distinct per model, x.xx49 rounds down at one decimal of a percent
+    return {"top1": base, "top5": 0.9, "mean_class": base + 0.002, "top1_reversed": 0.3, "top5_reversed": 0.8,
+            "mean_class_reversed": 0.3 + 0.01 * i, "reversed_as_pair": 0.4, "num_videos": 96, "num_clips": 192,
+            "crops": 1}
+
+
+def _reports(root: Path, boxes: bool = True) -> Path:
+    for i, mid in enumerate(sorted(DESIGN_MODEL_IDS)):
+        d = root / "reports" / "eval" / mid
+        d.mkdir(parents=True)
+        m = _metrics(i)
+        if mid == "distill+flow":
+            m["members"] = ["distill", "flow-prob-atten"]
+        (d / "metrics.json").write_text(json.dumps(m))
+    loc = root / "reports" / "localize"
+    loc.mkdir(parents=True)
+    if boxes:
+        entries = {k: {"precision": 0.3 + 0.1 * j, "recall": 0.6, "f1": 0.4 + 0.05 * j, "threshold": 0.001,
+                       "frames_evaluated": 100} for j, k in enumerate(LOCALIZATION_IDS + ("uniform",))}
+    else:
+        entries = {"note": "dataset 'hmdb51' has no bounding boxes"}
+    (loc / "metrics.json").write_text(json.dumps(entries))
+    (root / "index.json").write_text(json.dumps({"classes": CLASSES}))
+    return root
+
+
+def test_summary_has_the_contract_keys(tmp_path):
+    root = _reports(tmp_path)
+    out = root / "reports" / "summary.json"
+    s = write_summary(root / "reports", dataset="synthetic", out=out, index_path=root / "index.json")
+    assert json.loads(out.read_text()) == s
+    assert {"dataset", "models", "localization"} <= set(s) and s["dataset"] == "synthetic"
+    assert set(s["models"]) == DESIGN_MODEL_IDS == set(MODEL_IDS)
+    for mid, m in s["models"].items():
+        assert set(m) == {"top1", "top5", "mean_class", "mean_class_reversed", "reversed_as_pair"}
+        assert all(isinstance(v, float) and 0 <= v <= 1 for v in m.values())
+    assert s["models"]["rgb-none"]["mean_class"] == pytest.approx(_metrics(sorted(DESIGN_MODEL_IDS).index(
+        "rgb-none"))["mean_class"])
+    assert set(s["localization"]) == set(LOCALIZATION_IDS) | {"uniform"}
+    assert set(LOCALIZATION_IDS) == {"center-prior", "soft-atten-rgb", "soft-atten-flow", "distill-appearance",
+                                     "distill-motion"}
+    for v in s["localization"].values():
+        assert set(v) == {"precision", "recall", "f1"}
+    assert s["chance"] == pytest.approx(1 / 12)
+    assert s["kind_only"] == pytest.approx(1 / 6)
+    assert s["attention"] == "prob-atten"
+
+
+def test_summary_missing_file_is_named(tmp_path):
+    root = _reports(tmp_path)
+    (root / "reports" / "eval" / "mfr" / "metrics.json").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(Path("eval") / "mfr" / "metrics.json"))):
+        write_summary(root / "reports", dataset="synthetic", out=root / "s.json", index_path=None)
+    assert not (root / "s.json").exists()
+    root = _reports(tmp_path / "b")
+    (root / "reports" / "localize" / "metrics.json").unlink()
+    with pytest.raises(FileNotFoundError, match="localize"):
+        write_summary(root / "reports", dataset="synthetic", out=root / "s.json", index_path=None)
+    bad = _reports(tmp_path / "c")
+    (bad / "reports" / "eval" / "distill" / "metrics.json").write_text(json.dumps({"top1": 0.5}))
+    with pytest.raises(KeyError, match="top5"):
+        collect_summary(bad / "reports", "synthetic", None)
+    (bad / "reports" / "eval" / "distill" / "metrics.json").write_text(json.dumps(
+        {"top1": 73.0, "top5": 0.9, "mean_class": 0.7, "mean_class_reversed": 0.3}))     # a percentage, not a fraction
+    with pytest.raises(ValueError, match="fraction"):
+        collect_summary(bad / "reports", "synthetic", None)
+
+
+def test_summary_without_boxes_has_empty_localization(tmp_path):
+    root = _reports(tmp_path, boxes=False)
+    s = collect_summary(root / "reports", "hmdb51", None)
+    assert s["localization"] == {} and "no bounding boxes" in s["notes"][0]
+    assert "chance" not in s                    # no index given
+
+
+def test_kinds_and_motions():
+    assert kinds_and_motions(CLASSES) == (["disc", "square"], sorted({"left", "right", "toward", "away", "cw", "ccw"}))
+    assert kinds_and_motions(["DiscLeft", "DiscRight"]) == (["disc"], ["left", "right"])
+    assert kinds_and_motions(["ApplyEyeMakeup", "Archery"]) is None
+    assert kinds_and_motions(["disc_left", "disc_right", "square_left"]) is None       # not a full product
+    assert kinds_and_motions(["a", "b", "c", "d"], {"kinds": ["x", "y"], "motions": ["l", "r"]}) == (
+        ["x", "y"], ["l", "r"])
+
+
+def test_tables_show_paper_numbers_and_ours_as_percentages(tmp_path):
+    root = _reports(tmp_path)
+    paths = write_tables(root / "reports", out_dir=root / "tables", dataset="synthetic",
+                         index_path=root / "index.json")
+    assert [p.name for p in paths] == [f"table{i}.md" for i in range(1, 6)]
+    text = {p.name: p.read_text() for p in paths}
+    ids = sorted(DESIGN_MODEL_IDS)
+    ours = {mid: _metrics(i) for i, mid in enumerate(ids)}
+    assert pct(0.73449) == "73.4" and pct(0.7346) == "73.5" and pct(None) == "—"
+    t1 = text["table1.md"]
+    for values in paper.TABLE1.values():
+        assert all(f"{v:.1f}" in t1 for v in values)
+    for mid in paper.TABLE1:
+        assert f"| {pct(ours[mid]['mean_class'])} |" in t1
+    assert "38.3" in t1 and "49.1" in t1 and "synthetic" in t1 and "chance is 8.3%" in t1
+    t2 = text["table2.md"]
+    for label, (u, h) in paper.TABLE2:
+        assert label in t2 and f"{u:.1f} | {h:.1f}" in t2
+    assert "95.1 | 71.6" in t2                                    # reference-attention control (supplement)
+    for mid in ("rgb-none", "feature-distill", "distill", "reference-attention", "two-stream", "distill+flow", "mfr"):
+        assert f"| {pct(ours[mid]['mean_class'])} |" in t2
+    t3 = text["table3.md"]
+    assert "46.7 / 75.9" in t3 and "53.7 / 82.5" in t3 and "48.8 / 71.6" in t3
+    assert f"{pct(ours['distill']['top1'])} / {pct(ours['distill']['top5'])}" in t3
+    t4 = text["table4.md"]
+    for label, p, r, f in paper.TABLE4:
+        assert f"| {label} | {p:.1f} | {r:.1f} | {f:.1f} |" in t4
+    assert "| 30.0 | 60.0 | 40.0 |" in t4                          # center-prior, ours
+    assert "(ours only) uniform" in t4
+    t5 = text["table5.md"]
+    assert "94.8 / 94.7 / 0.1" in t5 and "73.9 / 66.0 / 7.9" in t5 and "72.0 / 70.6 / 1.4" in t5
+    d = ours["distill"]
+    assert (f"| {pct(d['mean_class'])} | {pct(d['mean_class_reversed'])} | "
+            f"{100 * (d['mean_class'] - d['mean_class_reversed']):+.1f} | 40.0 |") in t5
+    assert "partner" in t5 and "UCF101" in t5
+    for name, t in text.items():
+        assert t.startswith(f"# Table {name[5]}") and "paper" in t.lower()
+
+
+def test_tables_without_boxes_say_so(tmp_path):
+    root = _reports(tmp_path, boxes=False)
+    paths = write_tables(root / "reports", out_dir=root / "tables", dataset="hmdb51", index_path=None)
+    t4 = (root / "tables" / "table4.md").read_text()
+    assert "`hmdb51` has no bounding boxes" in t4 and "52.6" in t4
+    assert len(paths) == 5
