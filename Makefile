@@ -13,7 +13,7 @@ export DVCLIVE_OPEN := false
 export DVC_STUDIO_OFFLINE := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test bench clean-venv
+.PHONY: install repro test bench data-tools clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,7 +24,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 repro: install
+	@$(BIN)/python -c "import sys; from attdistill.config import load_params; \
+	sys.exit(load_params().dataset.name in ('ucf101', 'hmdb51'))" || $(MAKE) data-tools
 	dvc repro
+
+# UCF101 and HMDB51 ship as compressed RAR archives: rarfile needs bsdtar (Debian's libarchive-tools) for them.
+data-tools:
+	@command -v bsdtar >/dev/null || command -v unar >/dev/null || command -v unrar >/dev/null || \
+	  { apt-get install -y libarchive-tools 2>/dev/null || sudo apt-get install -y libarchive-tools; }
 
 test: install
 	$(BIN)/python -m pytest -q

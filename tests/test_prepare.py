@@ -18,6 +18,7 @@ from attdistill.data import boxes as B
 from attdistill.data.index import VideoIndex
 from attdistill.data.prepare import (DatasetSources, ManualFilesMissing, RemoteFile, prepare, sources_for)
 from attdistill.download import ChecksumError
+from attdistill.profile import apply_profile
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "stages"))
@@ -190,11 +191,14 @@ def test_stage_cli_fails_fast_on_bad_params_and_runs_synthetic(tmp_path, capsys)
     assert VideoIndex.load(tmp_path / "raw" / "index.json").num_classes == 2
 
 
-def test_sources_fall_back_to_the_dataset_profile():
-    src = sources_for(params_from_dict({"dataset": {"name": "ucf101"}}), base=REPO)
+def test_sources_come_from_the_profile_via_params(tmp_path):
+    params_yaml = tmp_path / "params.yaml"
+    params_yaml.write_text((REPO / "params.yaml").read_text())
+    params, _ = apply_profile("ucf101", params_yaml, REPO / "profiles", write=True)
+    src = sources_for(params)
     assert src.videos.url == "https://www.crcv.ucf.edu/datasets/human-actions/ucf101/UCF101.rar"
     assert len(src.videos.sha256) == 64 and len(src.boxes.sha256) == 64
-    assert sources_for(params_from_dict({"dataset": {"name": "ssv2"}}), base=REPO).manual_dir == "data/manual"
+    assert sources_for(params_from_dict({"dataset": {"name": "ssv2"}})).manual_dir == "data/manual"
 
 
 # --------------------------------------------------------------------------------------------- paper profiles
@@ -205,7 +209,7 @@ def test_profile_merge_writes_params_that_config_validates(tmp_path):
     params_yaml = tmp_path / "params.yaml"
     params_yaml.write_text((REPO / "params.yaml").read_text())
     for dataset, name in (("ucf101", "ucf101"), ("hmdb51", "hmdb51"), ("egtea", "egtea"), ("ssv2", "ssv2")):
-        params, changes, _ = apply_profile(dataset, params_yaml, REPO / "profiles", overrides=["train.nproc=4"])
+        params, changes = apply_profile(dataset, params_yaml, REPO / "profiles", overrides=["train.nproc=4"])
         p = load_params(params_yaml)                     # the written file validates
         assert p == params and p.dataset.name == name
         assert (p.frames.width, p.frames.height, p.frames.fps) == (320, 256, 24.0)           # §3.6

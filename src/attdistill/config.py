@@ -97,10 +97,28 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
+class RemoteFile:
+    """One official file: ``url`` (plus same-content ``mirrors``, tried in order) and its pinned SHA-256."""
+
+    url: str = ""
+    sha256: str = ""
+    mirrors: tuple[str, ...] = ()
+
+    def validate(self, key: str) -> None:
+        sha = self.sha256.strip().lower()
+        _check(not sha or (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)), f"{key}.sha256",
+               f"must be 64 hex digits or empty, got {self.sha256!r}")
+
+
+@dataclass(frozen=True)
 class DownloadConfig:
     retries: int = 5
     timeout: float = 60.0
-    cache_dir: str = "data/cache"
+    cache_dir: str = "data/cache"          # downloaded archives and weights (not a DVC output: never re-downloaded)
+    manual_dir: str = "data/manual"        # registration-only datasets (egtea, ssv2) are placed under <manual_dir>/<name>/
+    videos: RemoteFile = field(default_factory=RemoteFile)   # official video archive (ucf101, hmdb51)
+    splits: RemoteFile = field(default_factory=RemoteFile)   # official split files
+    boxes: RemoteFile = field(default_factory=RemoteFile)    # THUMOS'13 / UCF101-24 boxes (ucf101)
 
     def validate(self, key: str) -> None:
         _check(self.retries >= 0, f"{key}.retries", "must be >= 0")

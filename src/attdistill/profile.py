@@ -11,19 +11,15 @@ last, the result is validated with :mod:`attdistill.config` (an invalid value fa
 and ``params.yaml`` is rewritten (its comments are not kept: the profiles carry them). The equivalent
 ``dvc exp run -S ...`` command is printed, for running the profile as an experiment instead.
 
-Keys in :data:`PENDING_KEYS` are carried by the profiles but may not be known to config.py yet; while they
-are not, they are left out of ``params.yaml`` (and :func:`attdistill.data.prepare.sources_for` reads them from
-the profile). Any other unknown key is an error.
+An unknown key or invalid value in a profile is an error (nothing is written).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import sys
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +29,6 @@ from attdistill.config import DATASETS, ConfigError, Params, params_from_dict
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
 # Keys the dataset profiles carry for the download stage that config.py may not define yet.
-PENDING_KEYS = ("download.videos", "download.splits", "download.boxes", "download.manual_dir")
 HEADER = ("# params.yaml written by `python -m attdistill.profile {dataset}`: profiles/paper.yaml + "
           "profiles/{dataset}.yaml\n# merged over the previous params.yaml. The profiles explain every value "
           "(with citations of the paper).\n")
@@ -82,33 +77,6 @@ def load_profile(dataset: str, profiles_dir: str | Path = PROFILES_DIR) -> dict:
     return deep_merge(_read_yaml(profiles_dir / "paper.yaml"), _read_yaml(profiles_dir / f"{dataset}.yaml"))
 
 
-def known_key(dotted: str) -> bool:
-    """Whether config.py's :class:`Params` defines the dotted key."""
-    cls: Any = Params
-    for part in dotted.split("."):
-        if not dataclasses.is_dataclass(cls):
-            return False
-        hints = typing.get_type_hints(cls)
-        if part not in hints:
-            return False
-        cls = hints[part]
-    return True
-
-
-def _pop(data: dict, dotted: str) -> bool:
-    """Remove a dotted key from nested dicts; True if it was there."""
-    *parents, last = dotted.split(".")
-    node = data
-    for p in parents:
-        node = node.get(p)
-        if not isinstance(node, dict):
-            return False
-    if last not in node:
-        return False
-    del node[last]
-    return True
-
-
 def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists are leaves)."""
     out = {}
@@ -136,11 +104,11 @@ def exp_run_command(changes: dict[str, Any]) -> str:
 
 def apply_profile(dataset: str, params_path: str | Path = "params.yaml", profiles_dir: str | Path = PROFILES_DIR,
                   overrides: list[str] | tuple[str, ...] = (), write: bool = True
-                  ) -> tuple[Params, dict[str, Any], list[str]]:
+                  ) -> tuple[Params, dict[str, Any]]:
     """Merge the profile over ``params_path``, validate, and (with ``write``) rewrite ``params_path``.
 
-    Returns the validated :class:`Params`, the flat ``{key: new value}`` of what changed, and the pending keys
-    left out because config.py does not know them yet. Raises :class:`ConfigError` (nothing written).
+    Returns the validated :class:`Params` and the flat ``{key: new value}`` of what changed.
+    Raises :class:`ConfigError` (nothing written).
     """
     params_path = Path(params_path)
     current = _read_yaml(params_path)
@@ -156,7 +124,6 @@ def apply_profile(dataset: str, params_path: str | Path = "params.yaml", profile
             if not isinstance(node, dict):
                 raise ConfigError(f"{key}: {p} is not a section")
         node[last] = yaml.safe_load(raw)
-    left_out = [k for k in PENDING_KEYS if not known_key(k) and _pop(merged, k)]
     params = params_from_dict(merged)             # raises ConfigError naming the key
     before, after = flatten(current), flatten(merged)
     changes = {k: v for k, v in after.items() if before.get(k, object()) != v}
@@ -164,7 +131,7 @@ def apply_profile(dataset: str, params_path: str | Path = "params.yaml", profile
         tmp = params_path.with_name(params_path.name + ".tmp")
         tmp.write_text(HEADER.format(dataset=dataset) + dump_yaml(merged))
         tmp.replace(params_path)
-    return params, changes, left_out
+    return params, changes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="validate and print, do not write params.yaml")
     args = ap.parse_args(argv)
     try:
-        _, changes, left_out = apply_profile(args.dataset, args.params, args.profiles, args.set,
+        _, changes = apply_profile(args.dataset, args.params, args.profiles, args.set,
                                              write=not args.dry_run)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -186,9 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.params}: {verb} {len(changes)} value(s) for the paper profile of {args.dataset}")
     for k, v in changes.items():
         print(f"  {k}: {v!r}")
-    if left_out:
-        print(f"note: config.py does not define {', '.join(left_out)} yet; they stay in profiles/{args.dataset}.yaml "
-              f"(the download stage reads them there)")
     print("\nthe same as an experiment (without rewriting params.yaml):")
     print(exp_run_command(changes))
     return 0

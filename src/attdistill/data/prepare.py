@@ -14,10 +14,9 @@ One function, :func:`prepare`, for every ``dataset.name``:
 Paths in the index (``root``, ``boxes``) are written relative to ``base`` (the repository root), so
 ``VideoIndex.video_path(record, base)`` finds the files.
 
-Where the URLs and checksums come from: :class:`DatasetSources`. ``params.yaml`` will carry them as
-``download.videos`` / ``download.splits`` / ``download.boxes`` / ``download.manual_dir`` (set by
-``python -m attdistill.profile <dataset>``); until config.py knows those keys, :func:`sources_for` reads the
-``download`` section of ``profiles/<dataset>.yaml`` instead.
+Where the URLs and checksums come from: ``download.videos`` / ``download.splits`` / ``download.boxes`` /
+``download.manual_dir`` in params.yaml (set by ``python -m attdistill.profile <dataset>``), gathered in
+:class:`DatasetSources` (tests point them at a local server).
 """
 
 from __future__ import annotations
@@ -26,30 +25,15 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
 
 from attdistill.archive import extract
+from attdistill.config import RemoteFile
 from attdistill.data import boxes as B
 from attdistill.data.index import VideoIndex
 from attdistill.download import ChecksumError, DownloadError, download_file
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One official file: ``url`` (plus same-content ``mirrors``, tried in order) and its pinned SHA-256."""
-
-    url: str = ""
-    sha256: str = ""
-    mirrors: tuple[str, ...] = ()
-
-    def validate(self, key: str) -> None:
-        sha = self.sha256.strip().lower()
-        if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-            raise ValueError(f"{key}.sha256: must be 64 hex digits or empty, got {self.sha256!r}")
 
 
 @dataclass(frozen=True)
@@ -92,38 +76,10 @@ class ManualFilesMissing(FileNotFoundError):
 
 
 # --------------------------------------------------------------------------------------------- sources
-def _remote(d: Any, key: str) -> RemoteFile:
-    if isinstance(d, RemoteFile):
-        return d
-    if d is None:
-        return RemoteFile()
-    if not isinstance(d, dict):    # a config.py dataclass with the same fields
-        d = {"url": d.url, "sha256": d.sha256, "mirrors": getattr(d, "mirrors", ())}
-    unknown = set(d) - {"url", "sha256", "mirrors"}
-    if unknown:
-        raise ValueError(f"{key}: unknown keys {sorted(unknown)}; valid keys: url, sha256, mirrors")
-    rf = RemoteFile(url=d.get("url") or "", sha256=d.get("sha256") or "", mirrors=tuple(d.get("mirrors") or ()))
-    rf.validate(key)
-    return rf
-
-
-def sources_for(params, base: str | os.PathLike = ".", profiles_dir: str | os.PathLike = "profiles"
-                ) -> DatasetSources:
-    """The dataset's sources from ``params.download`` when config.py has the keys, else from its profile YAML."""
+def sources_for(params) -> DatasetSources:
+    """The dataset's official files from ``params.download``."""
     dl = params.download
-    if hasattr(dl, "videos"):
-        return DatasetSources(videos=_remote(dl.videos, "download.videos"),
-                              splits=_remote(getattr(dl, "splits", None), "download.splits"),
-                              boxes=_remote(getattr(dl, "boxes", None), "download.boxes"),
-                              manual_dir=getattr(dl, "manual_dir", "data/manual"))
-    path = _under(base, profiles_dir) / f"{params.dataset.name}.yaml"
-    section: dict = {}
-    if path.is_file():
-        section = (yaml.safe_load(path.read_text()) or {}).get("download", {}) or {}
-    return DatasetSources(videos=_remote(section.get("videos"), "download.videos"),
-                          splits=_remote(section.get("splits"), "download.splits"),
-                          boxes=_remote(section.get("boxes"), "download.boxes"),
-                          manual_dir=section.get("manual_dir") or "data/manual")
+    return DatasetSources(videos=dl.videos, splits=dl.splits, boxes=dl.boxes, manual_dir=dl.manual_dir)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -312,7 +268,7 @@ def prepare(params, raw_dir: str | os.PathLike = "data/raw", base: str | os.Path
     if name == "synthetic":
         index = _prepare_synthetic(params, raw, base, workers)
     else:
-        sources = sources or sources_for(params, base)
+        sources = sources or sources_for(params)
         prepare_one = {"ucf101": _prepare_ucf101, "hmdb51": _prepare_hmdb51,
                        "egtea": _prepare_egtea, "ssv2": _prepare_ssv2}.get(name)
         if prepare_one is None:
