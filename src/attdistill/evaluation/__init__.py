@@ -1,0 +1,1 @@
+"""Evaluation: video-level scores, accuracy metrics, localisation, tables and figures."""

@@ -1,0 +1,78 @@
+"""Video-level scores: every clip of a test video at the stored resolution, softmax averaged (paper §3.6).
+
+"For testing, we evaluate our model on full resolution clips (320 x 256) and aggregate scores from all clips to
+produce the video-level results." :class:`attdistill.data.dataset.ClipDataset` in test mode yields every clip of a
+video (optionally 3 crops each, MMAction2's protocol); here each clip's prediction (``NetOutput.probs``: softmax,
+or the mean of the branch softmaxes for the two-branch student, Eq. 7) is averaged over the video's clips.
+The expected attention maps of every clip are kept for localisation and figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..data.dataset import ClipDataset
+from ..training.recipes import Recipe
+
+
+@dataclass
+class Scores:
+    video_ids: list[str]
+    labels: np.ndarray                 # (V,)
+    probs: np.ndarray                  # (V, K) mean clip softmax
+    clip_video: np.ndarray             # (M,) video position of each clip
+    clip_start: np.ndarray             # (M,) first frame of each clip (crops of one clip share it)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)   # branch -> (M, T', H', W') expected maps
+
+
+def score_dataset(model: nn.Module, recipe: Recipe, teachers: dict[str, nn.Module], ds: ClipDataset,
+                  device: torch.device, batch_clips: int = 16, progress: bool = False,
+                  autocast=contextlib.nullcontext) -> Scores:
+    """Score every video of ``ds`` (a test-mode ClipDataset) with ``recipe.forward``."""
+    model.eval()
+    for t in teachers.values():
+        t.eval()
+    keys = [k for k in ("rgb", "flow") if k in recipe.modality]
+    video_ids, labels, probs = [], [], []
+    clip_video, clip_start = [], []
+    maps: dict[str, list[np.ndarray]] = {}
+    pending: list[tuple[int, dict]] = []        # (video position, {key: clip tensor})
+    clip_probs: dict[int, list[np.ndarray]] = {}
+
+    def flush() -> None:
+        if not pending:
+            return
+        batch = {k: torch.stack([c[k] for _, c in pending]).to(device) for k in keys}
+        with torch.no_grad(), autocast():
+            out, _ = recipe.forward(model, batch, teachers)
+        p = out.probs.float().cpu().numpy()
+        for (v, _), row in zip(pending, p):
+            clip_probs.setdefault(v, []).append(row)
+        for b, m in out.expected_maps.items():
+            maps.setdefault(b, []).append(m.float().cpu().numpy())
+        pending.clear()
+
+    for i in tqdm(range(len(ds)), desc="scoring", disable=not progress, leave=False):
+        item = ds[i]
+        v = len(video_ids)
+        video_ids.append(item["video_id"])
+        labels.append(item["label"])
+        n_views = len(item[keys[0]])
+        starts = list(item["starts"])
+        crops = n_views // len(starts)
+        for j in range(n_views):
+            pending.append((v, {k: item[k][j] for k in keys}))
+            clip_video.append(v)
+            clip_start.append(starts[j // crops])
+            if len(pending) >= batch_clips:
+                flush()
+    flush()
+    probs = np.stack([np.mean(clip_probs[v], axis=0) for v in range(len(video_ids))])
+    return Scores(video_ids, np.asarray(labels), probs.astype(np.float32), np.asarray(clip_video),
+                  np.asarray(clip_start), {b: np.concatenate(m) for b, m in maps.items()})

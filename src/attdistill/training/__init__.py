@@ -1,0 +1,1 @@
+"""Training: one engine (engine.py) for every training stage; what differs per model id is in recipes.py."""

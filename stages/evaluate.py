@@ -1,0 +1,45 @@
+"""DVC stage: evaluate one trained model, or the late-fusion pairs.
+
+    python stages/evaluate.py MODEL_ID     # top-1/top-5/mean class, reversed time, confusion, attention maps
+    python stages/evaluate.py --fusion     # two-stream (rgb-none + flow-none), distill+flow (student + teacher)
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from attdistill.config import ConfigError, load_params
+from attdistill.data.index import VideoIndex
+from attdistill.evaluation.evaluate import EvalPaths, evaluate_fusion, evaluate_model
+from attdistill.training.recipes import TRAINED_IDS
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model_id", nargs="?", choices=TRAINED_IDS)
+    ap.add_argument("--fusion", action="store_true")
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args(argv)
+    if bool(args.model_id) == args.fusion:
+        ap.error("give a MODEL_ID or --fusion")
+    try:
+        params = load_params(args.params)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    paths = EvalPaths()
+    if args.fusion:
+        index = VideoIndex.load(paths.index)
+        pairs = {"two-stream": ["rgb-none", "flow-none"], "distill+flow": ["distill", f"flow-{params.attention}"]}
+        for name, members in pairs.items():
+            m = evaluate_fusion(name, members, paths, index.reverse_map, index.classes)
+            print(f"{name}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float)))
+        return 0
+    m = evaluate_model(args.model_id, params, paths, device=args.device, progress=sys.stderr.isatty())
+    print(f"{args.model_id}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""DVC stage: the teacher is the Table-1 flow model with the main ``attention`` — selected, never retrained.
+
+Copies ``models/flow-<attention>/model.pt`` to ``models/teacher/model.pt`` (DESIGN.md: "No configuration is
+trained twice: if the teacher equals a Table-1 flow model, reuse it"). With ``dvc exp run -S attention=soft-res``
+this stage re-runs in a second and ``distill`` / ``mfr`` / ``reference-attention`` follow; no baseline re-trains.
+"""
+
+import argparse
+import sys
+
+from attdistill.config import ConfigError, load_params
+from attdistill.training.teacher import select_teacher
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--models", default="models")
+    ap.add_argument("--out", default="models/teacher/model.pt")
+    args = ap.parse_args(argv)
+    try:
+        params = load_params(args.params)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    src = select_teacher(params.attention, args.models, args.out)
+    print(f"teacher: {src} -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
