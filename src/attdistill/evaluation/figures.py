@@ -1,0 +1,454 @@
+"""The PNG figures of ``reports/figures/`` (the ``plots`` stage), drawn with matplotlib's Agg backend.
+
+========================================  ==========================================================================
+file                                      what it shows (and what it reads)
+========================================  ==========================================================================
+``attention_<k>_<class>.png``             paper Fig. 2 / 3: first and last frame of a test clip with the student's
+                                          appearance and motion maps, Soft-Atten RGB and Soft-Atten Flow overlaid
+                                          (``data/eval/<id>/maps.npz``, ``data/eval/distill/scores.npz``,
+                                          ``data/frames/<video>.pack``, ``data/raw/index.json``)
+``localization_pr.png``                   precision-recall curves of the localisation of every map, best-F1 points
+                                          (``reports/localize/pr/<id>.csv``: recall, precision, threshold;
+                                          best points from ``reports/localize/metrics.json`` if present)
+``training_curves.png``                   train loss and test mean class accuracy per epoch of every model
+                                          (dvclive ``reports/train/<id>/plots/metrics/train/loss.tsv`` and
+                                          ``.../test/mean_class.tsv``)
+``accuracy_vs_epochs.png``                test mean class accuracy per epoch of rgb-prob-atten and distill, chance
+                                          level, final multi-clip accuracy (``reports/eval/<id>/metrics.json``): does
+                                          distillation change the end point, or only the speed of learning?
+``confusion_matrices.png``                row-normalised confusion matrices of distill, rgb-prob-atten and the flow
+                                          teacher (``reports/eval/<id>/confusion.json``)
+========================================  ==========================================================================
+
+A figure whose inputs are missing is skipped with a :class:`FigureWarning` naming the file; a series of a multi-model
+figure that is missing is left out with a warning. Nothing here raises for missing inputs, so the stage never fails
+because one model was not trained.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from ..visualize import attention_panel, save_figure  # noqa: E402
+
+# Rows of the attention figure: (label, model id, branch of maps_<branch> in data/eval/<id>/maps.npz).
+ATTENTION_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("Ours appearance", "distill", "appearance"),
+    ("Ours motion", "distill", "motion"),
+    ("Soft-Atten RGB", "rgb-soft-atten", "main"),
+    ("Soft-Atten Flow", "flow-soft-atten", "main"),
+)
+CURVE_IDS: tuple[str, ...] = ("rgb-prob-atten", "distill")
+MAX_ATTENTION_VIDEOS = 6
+
+
+class FigureWarning(UserWarning):
+    """An input of a figure is missing or unreadable; the figure (or one series of it) is skipped."""
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, FigureWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------------------------- readers
+def read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A dvclive metric file (``step<TAB>value``; extra columns such as timestamp ignored) -> (steps, values)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    name = Path(path).stem
+    key = name if name in rows[0] else [k for k in rows[0] if k not in ("step", "timestamp")][-1]
+    steps = np.array([int(float(r["step"])) for r in rows])
+    values = np.array([float(r[key]) for r in rows])
+    order = np.argsort(steps, kind="stable")
+    return steps[order], values[order]
+
+
+def read_pr(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``reports/localize/pr/<id>.csv`` (columns recall, precision, threshold) -> (recall, precision)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "recall" not in rows[0] or "precision" not in rows[0]:
+        raise ValueError(f"{path}: expected columns recall, precision, threshold")
+    return (np.array([float(r["recall"]) for r in rows]), np.array([float(r["precision"]) for r in rows]))
+
+
+def best_f1(recall: np.ndarray, precision: np.ndarray) -> tuple[int, float]:
+    """Index and value of the point with the highest F1 = 2PR / (P + R)."""
+    denom = np.maximum(recall + precision, 1e-12)
+    f1 = 2 * recall * precision / denom
+    i = int(np.argmax(f1))
+    return i, float(f1[i])
+
+
+def _load_json(path: Path):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _classes(data_dir: Path) -> list[str] | None:
+    path = data_dir / "raw" / "index.json"
+    try:
+        return list(_load_json(path)["classes"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _index_maps(data_dir: Path) -> tuple[list[int] | None, list[int] | None]:
+    try:
+        d = _load_json(data_dir / "raw" / "index.json")
+        return d.get("reverse_map"), d.get("flip_map")
+    except (OSError, ValueError):
+        return None, None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "video"
+
+
+# --------------------------------------------------------------------------------------------- figures
+def _load_maps(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _clip_map(mz: dict[str, np.ndarray], branch: str, video_id: str, start: int) -> np.ndarray | None:
+    """The (T', h, w) map of ``branch`` for the clip of ``video_id`` starting at ``start`` (centre crop if 3 crops)."""
+    key = f"maps_{branch}"
+    if key not in mz:
+        return None
+    vids = [str(v) for v in mz["video_ids"]]
+    if video_id not in vids:
+        return None
+    v = vids.index(video_id)
+    rows = np.flatnonzero((mz["clip_video"] == v) & (mz["clip_start"] == start))
+    if len(rows) == 0:
+        return None
+    return mz[key][rows[len(rows) // 2]]   # 1 crop: the clip; 3 crops (start, centre, end): the centre one
+
+
+def _crops_per_clip(mz: dict[str, np.ndarray]) -> int:
+    pairs = np.stack([mz["clip_video"], mz["clip_start"]], 1)
+    _, counts = np.unique(pairs, axis=0, return_counts=True)
+    return int(counts.max()) if len(counts) else 1
+
+
+def choose_videos(video_ids: list[str], labels: np.ndarray, reverse_map: list[int] | None,
+                  max_videos: int = MAX_ATTENTION_VIDEOS) -> list[int]:
+    """Deterministic choice of test videos: the first (by id) of each class pair {c, reverse(c)}, evenly spread.
+
+    Without a reverse map every class is its own pair. At most ``max_videos`` pairs, spread over the label range.
+    """
+    groups: dict[int, list[int]] = {}
+    for i, (vid, lab) in enumerate(zip(video_ids, labels)):
+        lab = int(lab)
+        key = min(lab, reverse_map[lab]) if reverse_map is not None else lab
+        groups.setdefault(key, []).append(i)
+    keys = sorted(groups)
+    if len(keys) > max_videos:
+        keys = [keys[int(round(j))] for j in np.linspace(0, len(keys) - 1, max_videos)]
+    return [min(groups[k], key=lambda i: video_ids[i]) for k in keys]
+
+
+def attention_figures(data_dir: Path, out_dir: Path) -> list[Path]:
+    """Paper Fig. 2 / 3 for a few test videos: one PNG per video, maps of the student and of Soft-Atten."""
+    from ..data.dataset import clip_indices
+    from ..data.packs import Pack, PackError
+
+    eval_dir = data_dir / "eval"
+    main_maps, main_scores = eval_dir / "distill" / "maps.npz", eval_dir / "distill" / "scores.npz"
+    for p in (main_maps, main_scores):
+        if not p.exists():
+            _warn(f"attention figures skipped: {p} is missing")
+            return []
+    loaded: dict[str, dict[str, np.ndarray]] = {}
+    for _, mid, _ in ATTENTION_ROWS:
+        path = eval_dir / mid / "maps.npz"
+        if mid in loaded:
+            continue
+        if not path.exists():
+            _warn(f"attention figures: {path} is missing; its rows are left out")
+            continue
+        try:
+            loaded[mid] = _load_maps(path)
+        except (OSError, ValueError) as exc:
+            _warn(f"attention figures: cannot read {path} ({exc}); its rows are left out")
+    if "distill" not in loaded:
+        return []
+    with np.load(main_scores) as z:
+        s_ids, s_labels, s_probs = [str(v) for v in z["video_ids"]], z["labels"], z["probs"]
+    classes = _classes(data_dir)
+    name = (lambda k: classes[k]) if classes and len(classes) == s_probs.shape[1] else (lambda k: f"class {k}")
+    reverse_map, _ = _index_maps(data_dir)
+    if reverse_map is not None and len(reverse_map) != s_probs.shape[1]:
+        reverse_map = None
+    dm = loaded["distill"]
+    T = int(dm["clip_frames"])
+    crops = _crops_per_clip(dm)
+    written = []
+    for n, i in enumerate(choose_videos(s_ids, s_labels, reverse_map)):
+        vid = s_ids[i]
+        vpos = [str(v) for v in dm["video_ids"]].index(vid) if vid in [str(v) for v in dm["video_ids"]] else None
+        if vpos is None:
+            _warn(f"attention figures: {vid} has no maps in {main_maps}; skipped")
+            continue
+        start = int(dm["clip_start"][np.flatnonzero(dm["clip_video"] == vpos)].min())
+        pack_path = data_dir / "frames" / f"{vid}.pack"
+        try:
+            with Pack(pack_path) as pk:
+                frames = pk.read(clip_indices(start, T, len(pk))[0].tolist())   # as the evaluate stage
+        except (PackError, OSError) as exc:
+            _warn(f"attention figure of {vid} skipped: cannot read {pack_path} ({exc})")
+            continue
+        if crops > 1:  # maps cover the centre square crop (MMAction2 ThreeCrop order: start, centre, end)
+            from ..data.transforms import crop, three_crop_boxes
+
+            frames = crop(frames, three_crop_boxes(frames.shape[1], frames.shape[2])[1])
+        maps = {}
+        for label, mid, branch in ATTENTION_ROWS:
+            if mid in loaded:
+                m = _clip_map(loaded[mid], branch, vid, start)
+                if m is not None:
+                    maps[label] = m
+        true_c, pred_c = name(int(s_labels[i])), name(int(np.argmax(s_probs[i])))
+        title = f"{vid} (frames {start}-{start + T - 1})\ntrue: {true_c}   predicted (distill): {pred_c}"
+        fig = attention_panel(frames, maps, T, title)
+        out = out_dir / f"attention_{n:02d}_{_slug(true_c)}.png"
+        save_figure(fig, out)
+        written.append(out)
+    return written
+
+
+def pr_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
+    """All localisation PR curves on one plot, each with its best-F1 point."""
+    pr_dir = reports_dir / "localize" / "pr"
+    files = sorted(pr_dir.glob("*.csv")) if pr_dir.is_dir() else []
+    if not files:
+        _warn(f"localisation PR figure skipped: no {pr_dir}/<id>.csv")
+        return []
+    try:   # the localize stage's best points (its CSVs may be thinned out), when present
+        best = _load_json(reports_dir / "localize" / "metrics.json")
+    except (OSError, ValueError):
+        best = {}
+    fig, ax = plt.subplots(figsize=(6, 5))
+    drawn = 0
+    for f in files:
+        try:
+            r, p = read_pr(f)
+        except (OSError, ValueError) as exc:
+            _warn(f"localisation PR figure: cannot read {f} ({exc}); left out")
+            continue
+        order = np.argsort(r, kind="stable")
+        (line,) = ax.plot(r[order], p[order], label=None)
+        m = best.get(f.stem) if isinstance(best, dict) else None
+        if isinstance(m, dict) and all(k in m for k in ("precision", "recall", "f1")):
+            br, bp, f1 = float(m["recall"]), float(m["precision"]), float(m["f1"])
+        else:
+            i, f1 = best_f1(r, p)
+            br, bp = r[i], p[i]
+        ax.plot([br], [bp], "o", color=line.get_color())
+        line.set_label(f"{f.stem} (best F1 {f1:.3f})")
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return []
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Localisation of the action by attention maps (dots: best F1)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    out = out_dir / "localization_pr.png"
+    save_figure(fig, out)
+    return [out]
+
+
+def training_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
+    """Train loss and test mean class accuracy per epoch for every model with dvclive logs."""
+    train_dir = reports_dir / "train"
+    ids = sorted(p.name for p in train_dir.iterdir() if p.is_dir()) if train_dir.is_dir() else []
+    if not ids:
+        _warn(f"training curves skipped: no model folders in {train_dir}")
+        return []
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(12, 4.5))
+    colors = plt.get_cmap("tab20").colors
+    drawn = 0
+    for n, mid in enumerate(ids):
+        base = train_dir / mid / "plots" / "metrics"
+        for ax, rel in ((ax_l, "train/loss.tsv"), (ax_a, "test/mean_class.tsv")):
+            path = base / rel
+            if not path.exists():
+                _warn(f"training curves: {path} is missing; {mid} left out of that panel")
+                continue
+            try:
+                steps, vals = read_tsv(path)
+            except (OSError, ValueError, KeyError) as exc:
+                _warn(f"training curves: cannot read {path} ({exc})")
+                continue
+            ax.plot(steps + 1, vals, marker=".", label=mid, color=colors[n % len(colors)])   # step = epoch - 1
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return []
+    ax_l.set_title("training loss")
+    ax_a.set_title("test mean class accuracy (middle clip)")
+    for ax in (ax_l, ax_a):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    ax_a.set_ylim(0, 1)
+    handles, labels = ax_a.get_legend_handles_labels()
+    if not handles:
+        handles, labels = ax_l.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.84, 1))
+    out = out_dir / "training_curves.png"
+    save_figure(fig, out)
+    return [out]
+
+
+def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
+                           ids: tuple[str, ...] = CURVE_IDS) -> list[Path]:
+    """Test mean class accuracy per epoch of ``ids`` with the chance level and the final multi-clip accuracy."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn, last_epoch = 0, 1
+    for mid in ids:
+        path = reports_dir / "train" / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
+        if not path.exists():
+            _warn(f"accuracy-vs-epochs: {path} is missing; {mid} left out")
+            continue
+        try:
+            steps, vals = read_tsv(path)
+        except (OSError, ValueError, KeyError) as exc:
+            _warn(f"accuracy-vs-epochs: cannot read {path} ({exc}); {mid} left out")
+            continue
+        (line,) = ax.plot(steps + 1, vals, marker="o", label=f"{mid}: test mean class acc. (middle clip)")
+        last_epoch = max(last_epoch, int(steps[-1]) + 1)
+        drawn += 1
+        mpath = reports_dir / "eval" / mid / "metrics.json"
+        try:
+            final = float(_load_json(mpath)["mean_class"])
+        except (OSError, ValueError, KeyError) as exc:
+            _warn(f"accuracy-vs-epochs: no final accuracy for {mid} ({mpath}: {exc})")
+            continue
+        ax.axhline(final, color=line.get_color(), linestyle="--", linewidth=1)
+        ax.plot([steps[-1] + 1], [final], marker="*", markersize=14, color=line.get_color(), linestyle="none",
+                label=f"{mid}: final, all clips = {final:.3f}")
+    if not drawn:
+        plt.close(fig)
+        return []
+    classes = _classes(data_dir)
+    if classes:
+        ax.axhline(1.0 / len(classes), color="gray", linestyle=":", label=f"chance = 1/{len(classes)}")
+    else:
+        _warn(f"accuracy-vs-epochs: {data_dir / 'raw' / 'index.json'} is missing; no chance level drawn")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean class accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0.5, last_epoch + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Does distillation change the end point or the speed of learning?")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    out = out_dir / "accuracy_vs_epochs.png"
+    save_figure(fig, out)
+    return [out]
+
+
+def _teacher_id(models_dir: Path) -> str:
+    """The Table-1 flow model the teacher was selected from (models/teacher/model.pt meta), else flow-prob-atten."""
+    path = models_dir / "teacher" / "model.pt"
+    if path.exists():
+        try:
+            import torch
+
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+            src = obj.get("meta", {}).get("selected_from", "")
+            if src:
+                return Path(src).parent.name
+            return f"flow-{obj['arch']['attention']}"
+        except Exception:  # an unreadable teacher only changes which confusion matrix is drawn
+            pass
+    return "flow-prob-atten"
+
+
+def confusion_figure(reports_dir: Path, data_dir: Path, models_dir: Path, out_dir: Path) -> list[Path]:
+    """Row-normalised confusion matrices of distill, rgb-prob-atten and the flow teacher, side by side."""
+    ids = ["distill", "rgb-prob-atten", _teacher_id(models_dir)]
+    loaded = []
+    for mid in dict.fromkeys(ids):
+        path = reports_dir / "eval" / mid / "confusion.json"
+        try:
+            rows = _load_json(path)
+            loaded.append((mid, [(str(r["actual"]), str(r["predicted"])) for r in rows]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _warn(f"confusion matrices: cannot read {path} ({exc.__class__.__name__}); {mid} left out")
+    if not loaded:
+        return []
+    classes = _classes(data_dir) or sorted({c for _, rows in loaded for pair in rows for c in pair})
+    pos = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    fig, axes = plt.subplots(1, len(loaded), figsize=(4.6 * len(loaded) + 0.8, 4.6 + 0.05 * k), squeeze=False)
+    for j, (ax, (mid, rows)) in enumerate(zip(axes[0], loaded)):
+        cm = np.zeros((k, k))
+        for a, p in rows:
+            if a in pos and p in pos:
+                cm[pos[a], pos[p]] += 1
+        acc = np.trace(cm) / max(cm.sum(), 1)
+        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(f"{mid} (top-1 {acc:.3f})", fontsize=10)
+        ax.set_xlabel("predicted")
+        if j == 0:
+            ax.set_ylabel("actual")
+        if k <= 30:
+            ax.set_xticks(range(k))
+            ax.set_yticks(range(k))
+            ax.set_xticklabels(classes, rotation=90, fontsize=7)
+            ax.set_yticklabels(classes if j == 0 else [], fontsize=7)
+        if k <= 15:
+            for a in range(k):
+                for p in range(k):
+                    if cm[a, p]:
+                        ax.text(p, a, int(cm[a, p]), ha="center", va="center", fontsize=6,
+                                color="white" if norm[a, p] > 0.5 else "black")
+    fig.colorbar(im, ax=list(axes[0]), fraction=0.02, label="fraction of the actual class")
+    out = out_dir / "confusion_matrices.png"
+    save_figure(fig, out)
+    return [out]
+
+
+# --------------------------------------------------------------------------------------------- entry point
+def make_figures(reports_dir: str | Path = "reports", data_dir: str | Path = "data", models_dir: str | Path = "models",
+                 out_dir: str | Path = "reports/figures") -> list[Path]:
+    """Draw every figure whose inputs exist; returns the PNG files written (see the module docstring)."""
+    reports_dir, data_dir, models_dir, out_dir = map(Path, (reports_dir, data_dir, models_dir, out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps = (
+        ("attention overlays", lambda: attention_figures(data_dir, out_dir)),
+        ("localisation PR curves", lambda: pr_figure(reports_dir, out_dir)),
+        ("training curves", lambda: training_figure(reports_dir, out_dir)),
+        ("accuracy vs epochs", lambda: accuracy_epochs_figure(reports_dir, data_dir, out_dir)),
+        ("confusion matrices", lambda: confusion_figure(reports_dir, data_dir, models_dir, out_dir)),
+    )
+    written: list[Path] = []
+    for what, draw in steps:
+        try:
+            written += draw()
+        except Exception as exc:  # one broken input must not fail the whole stage
+            plt.close("all")
+            _warn(f"{what} skipped: {exc.__class__.__name__}: {exc}")
+    return written

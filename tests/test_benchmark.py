@@ -1,0 +1,101 @@
+"""The speed benchmark (attdistill.benchmark, stages/benchmark.py) on a tiny configuration. No timed assertions."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from attdistill.benchmark import bare_tvl1, run_benchmark, synthetic_frames
+from attdistill.config import params_from_dict
+from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.packs import write_pack
+from attdistill.flow import flow_tvl1, to_gray
+from attdistill.models import build_model
+from attdistill.training.checkpoint import save_model
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {
+    "frames": {"width": 48, "height": 40},
+    "clip": {"frames": 4, "crop": 32},
+    "model": {"width": 0.0625, "final_stride": 1, "attention_channels": 16, "dropout": 0.0},
+    "flow": {"tvl1": {"nscales": 2, "warps": 1, "outer_iterations": 3, "inner_iterations": 5}},
+    "benchmark": {"clips": 2, "repeats": 2},
+}
+
+
+def load_stage():
+    spec = importlib.util.spec_from_file_location("stage_benchmark", REPO / "stages" / "benchmark.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def check_report(r: dict, params) -> None:
+    for key in ("student", "two_stream"):
+        assert r[key]["clips_per_s"] > 0 and r[key]["s_per_clip"] > 0
+        assert len(r[key]["repeats_s"]) == params.benchmark.repeats
+        assert r[key]["clips_per_s"] == pytest.approx(1 / r[key]["s_per_clip"])
+    assert r["ratio"] == pytest.approx(r["student"]["clips_per_s"] / r["two_stream"]["clips_per_s"])
+    ts = r["two_stream"]
+    assert ts["flow_s_per_clip"] > 0 and ts["networks_s_per_clip"] > 0
+    f = r["flow"]
+    assert f["ours_frames_per_s"] > 0 and f["opencv_frames_per_s"] > 0
+    assert f["ratio"] == pytest.approx(f["ours_frames_per_s"] / f["opencv_frames_per_s"])
+    assert f["pairs"] == params.clip.frames and f["params"]["nscales"] == 2
+    assert r["threads"] == {"torch": 2, "opencv": 2}
+    assert r["versions"]["torch"] == torch.__version__
+    assert r["input"]["clip_frames"] == 4 and (r["input"]["height"], r["input"]["width"]) == (40, 48)
+
+
+def test_stage_writes_speed_json_synthetic_random(tmp_path, capsys):
+    (tmp_path / "params.yaml").write_text(json.dumps(TINY))   # JSON is YAML
+    out = tmp_path / "reports" / "speed.json"
+    rc = load_stage().main(["--params", str(tmp_path / "params.yaml"), "--out", str(out),
+                            "--models", str(tmp_path / "models"), "--frames", str(tmp_path / "frames"),
+                            "--index", str(tmp_path / "index.json")])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    check_report(r, params_from_dict(TINY))
+    assert r["input"]["source"] == "synthetic"
+    assert all(w.startswith("random init") for w in r["weights"].values())
+    assert "student / two-stream" in capsys.readouterr().out
+
+
+def test_uses_dataset_video_and_trained_models(tmp_path):
+    params = params_from_dict(TINY)
+    classes = ["a", "b", "c"]
+    frames = synthetic_frames(7, 40, 48, seed=3)
+    write_pack(tmp_path / "frames" / "a" / "v1.pack", frames, "png")
+    VideoIndex("tiny", "videos", classes, [VideoRecord("a/v1", "a/v1.avi", 0, "test"),
+                                          VideoRecord("b/v2", "b/v2.avi", 1, "train")]).save(tmp_path / "index.json")
+    for mid, kind, att in (("distill", "student", "prob-atten"), ("rgb-none", "rgb", "none"),
+                           ("flow-none", "flow", "none")):
+        model = build_model(kind, len(classes), att, params.model)
+        save_model(tmp_path / "models" / mid / "model.pt", model,
+                   {"kind": kind, "attention": att, "model": params.model.__dict__.copy()}, classes, {"model_id": mid})
+    r = run_benchmark(params, tmp_path / "models", tmp_path / "frames", tmp_path / "index.json")
+    check_report(r, params)
+    assert r["input"]["source"].endswith("v1.pack") and r["input"]["num_classes"] == 3
+    assert all(w.startswith("trained") for w in r["weights"].values())
+
+
+def test_bare_opencv_tvl1_matches_our_flow():
+    """The bare loop really is the same computation: identical parameters give identical flow."""
+    params = params_from_dict(TINY)
+    f = synthetic_frames(2, 40, 48)
+    a, b = to_gray(f[0]), to_gray(f[1])
+    ours = flow_tvl1(a, b, params.flow.tvl1)
+    bare = bare_tvl1(params.flow.tvl1).calc(a, b, None)
+    assert np.array_equal(ours, bare)
+    assert np.abs(ours[..., 0]).max() > 0.5          # the synthetic clip moves
+
+
+def test_synthetic_frames_deterministic():
+    a, b = synthetic_frames(3, 32, 40, seed=1), synthetic_frames(3, 32, 40, seed=1)
+    assert a.shape == (3, 32, 40, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert not np.array_equal(a[0], a[1])

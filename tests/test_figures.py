@@ -1,0 +1,166 @@
+"""Attention overlays (attdistill.visualize) and the figures of the plots stage on a fake reports tree."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from attdistill.data.packs import write_pack
+from attdistill.evaluation.figures import FigureWarning, best_f1, choose_videos, make_figures
+from attdistill.visualize import attention_panel, overlay, slice_for_frame
+
+CLASSES = ["disc_left", "disc_right", "square_left", "square_right"]
+REVERSE = [1, 0, 3, 2]
+
+
+# --------------------------------------------------------------------------------------------- overlay
+def test_overlay_shape_dtype_and_hot_cell_is_red():
+    frame = np.full((48, 64, 3), 128, np.uint8)
+    attn = np.zeros((6, 8), np.float32)
+    attn[1, 6] = 1.0                      # hot cell: top right
+    out = overlay(frame, attn)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    hot = out[10:14, 50:54].astype(int)   # centre of the cell (rows 8-15, cols 48-55; cell = 8 x 8 px)
+    cold = out[36:44, 2:10].astype(int)   # bottom left, far from the hot cell
+    assert hot[..., 0].mean() > cold[..., 0].mean() + 40     # red where attention is high
+    assert cold[..., 2].mean() > hot[..., 2].mean() + 40     # blue where it is low
+    # a constant map is blended uniformly
+    flat = overlay(frame, np.ones((6, 8)))
+    assert (flat == flat[0, 0]).all()
+
+
+def test_overlay_rejects_bad_input():
+    with pytest.raises(ValueError):
+        overlay(np.zeros((8, 8), np.uint8), np.zeros((2, 2)))
+    with pytest.raises(ValueError):
+        overlay(np.zeros((8, 8, 3), np.float32), np.zeros((2, 2)))
+
+
+def test_slice_for_frame_covers_the_clip():
+    assert [slice_for_frame(t, 16, 4) for t in (0, 3, 4, 15)] == [0, 0, 1, 3]
+    assert slice_for_frame(15, 16, 1) == 0 and slice_for_frame(7, 8, 8) == 7
+
+
+def test_attention_panel_layout():
+    frames = np.random.default_rng(0).integers(0, 255, (8, 32, 40, 3), dtype=np.uint8)
+    fig = attention_panel(frames, {"a": np.random.rand(2, 4, 5), "b": np.random.rand(4, 4, 5)}, 8, "t")
+    assert len(fig.axes) == 4            # 2 maps x (first, last frame)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_choose_videos_one_per_pair_and_deterministic():
+    ids = ["b", "a", "c", "d", "e"]
+    labels = np.array([0, 1, 2, 3, 2])
+    assert choose_videos(ids, labels, REVERSE) == [1, 2]      # "a" (pair {0,1}), "c" (pair {2,3})
+    assert choose_videos(ids, labels, None) == [0, 1, 2, 3]
+    assert choose_videos(ids, labels, None, max_videos=2) == [0, 3]
+
+
+def test_best_f1():
+    r = np.array([0.1, 0.5, 0.9])
+    p = np.array([0.9, 0.8, 0.2])
+    i, f1 = best_f1(r, p)
+    assert i == 1 and f1 == pytest.approx(2 * 0.4 / 1.3)
+
+
+# --------------------------------------------------------------------------------------------- fixture tree
+def _tsv(path: Path, name: str, values) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"step\t{name}\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(values)))
+
+
+def make_tree(root: Path) -> tuple[Path, Path, Path]:
+    reports, data, models = root / "reports", root / "data", root / "models"
+    rng = np.random.default_rng(0)
+    (data / "raw").mkdir(parents=True)
+    (data / "raw" / "index.json").write_text(json.dumps({"classes": CLASSES, "reverse_map": REVERSE}))
+    vids = [f"{c}/v_{c}_g01_c01" for c in CLASSES]
+    labels = np.arange(4)
+    T, n = 8, 10
+    for v in vids:
+        write_pack(data / "frames" / f"{v}.pack", rng.integers(0, 255, (n, 24, 32, 3), dtype=np.uint8), "png")
+    clip_video = np.repeat(np.arange(4), 2)
+    clip_start = np.tile([0, 2], 4)
+    probs = rng.dirichlet(np.ones(4), 4).astype(np.float32)
+    for mid, branches in (("distill", ("appearance", "motion")), ("rgb-soft-atten", ("main",)),
+                          ("flow-soft-atten", ("main",))):
+        d = data / "eval" / mid
+        d.mkdir(parents=True)
+        np.savez_compressed(d / "maps.npz", video_ids=np.array(vids), clip_video=clip_video, clip_start=clip_start,
+                            clip_frames=np.asarray(T), frame_hw=np.asarray((24, 32)),
+                            **{f"maps_{b}": rng.random((8, 2, 3, 4)).astype(np.float32) for b in branches})
+        np.savez_compressed(d / "scores.npz", video_ids=np.array(vids), labels=labels, probs=probs,
+                            probs_reversed=probs)
+    for mid in ("distill", "rgb-prob-atten", "rgb-none", "flow-prob-atten"):
+        base = reports / "train" / mid / "plots" / "metrics"
+        _tsv(base / "train" / "loss.tsv", "loss", np.linspace(2, 0.5, 5))
+        _tsv(base / "test" / "mean_class.tsv", "mean_class", np.linspace(0.25, 0.8, 5))
+        e = reports / "eval" / mid
+        e.mkdir(parents=True)
+        (e / "metrics.json").write_text(json.dumps({"top1": 0.8, "mean_class": 0.75}))
+        (e / "confusion.json").write_text(json.dumps(
+            [{"actual": c, "predicted": CLASSES[(i + (mid == "rgb-none")) % 4]} for i, c in enumerate(CLASSES)]))
+    pr = reports / "localize" / "pr"
+    pr.mkdir(parents=True)
+    for lid in ("center-prior", "distill-motion"):
+        (pr / f"{lid}.csv").write_text("recall,precision,threshold\n1.0,0.2,0.0\n0.6,0.5,0.5\n0.1,0.9,0.9\n")
+    (reports / "localize" / "metrics.json").write_text(json.dumps(
+        {"distill-motion": {"precision": 0.5, "recall": 0.6, "f1": 0.545, "threshold": 0.5}}))
+    return reports, data, models
+
+
+def test_make_figures_writes_every_figure(tmp_path):
+    reports, data, models = make_tree(tmp_path)
+    out = tmp_path / "figs"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FigureWarning)   # a complete tree gives no warning at all
+        files = make_figures(reports, data, models, out)
+    names = sorted(p.name for p in files)
+    assert names == sorted(["accuracy_vs_epochs.png", "confusion_matrices.png", "localization_pr.png",
+                            "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png"])
+    for p in files:
+        assert p.exists() and p.parent == out
+        img = mpimg.imread(p)
+        assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0.01   # a real, non-blank picture
+    # deterministic: the same inputs draw the same attention figure
+    again = make_figures(reports, data, models, tmp_path / "figs2")
+    a = mpimg.imread(out / "attention_00_disc_left.png")
+    b = mpimg.imread(tmp_path / "figs2" / "attention_00_disc_left.png")
+    assert len(again) == len(files) and np.array_equal(a, b)
+
+
+def test_missing_input_skips_only_that_figure(tmp_path):
+    reports, data, models = make_tree(tmp_path)
+    for f in (reports / "localize" / "pr").glob("*.csv"):
+        f.unlink()
+    (data / "eval" / "distill" / "maps.npz").unlink()
+    with pytest.warns(FigureWarning) as rec:
+        files = make_figures(reports, data, models, tmp_path / "figs")
+    names = {p.name for p in files}
+    assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png"}
+    text = " ".join(str(w.message) for w in rec)
+    assert "maps.npz" in text and "localize" in text
+
+
+def test_missing_series_is_left_out_with_a_warning(tmp_path):
+    reports, data, models = make_tree(tmp_path)
+    (reports / "eval" / "distill" / "metrics.json").unlink()
+    (reports / "eval" / "rgb-prob-atten" / "confusion.json").unlink()
+    with pytest.warns(FigureWarning) as rec:
+        files = make_figures(reports, data, models, tmp_path / "figs")
+    assert {"accuracy_vs_epochs.png", "confusion_matrices.png"} <= {p.name for p in files}
+    text = " ".join(str(w.message) for w in rec)
+    assert "distill/metrics.json" in text and "rgb-prob-atten/confusion.json" in text
+
+
+def test_empty_tree_writes_nothing_and_does_not_raise(tmp_path):
+    with pytest.warns(FigureWarning):
+        files = make_figures(tmp_path / "r", tmp_path / "d", tmp_path / "m", tmp_path / "f")
+    assert files == []
