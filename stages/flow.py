@@ -1,0 +1,54 @@
+"""DVC stage ``flow``: optical flow of every frame pack -> a flow pack ``<out>/<video_id>.pack`` (N - 1 fields).
+
+    python stages/flow.py [--params params.yaml] [--index data/raw/index.json] [--frames data/frames]
+                          [--out data/flow] [--reversed-out data/flow_reversed]
+                          [--report reports/data/flow_skipped.json] [--shard k/N]
+
+``flow.method`` (tvl1 | dis | farneback) with its parameters, clipped to +-``flow.bound`` and quantised to uint8.
+With ``flow.reverse: backward`` test videos also get the flow of the time-reversed video in ``--reversed-out``
+(always created; empty with ``negate``). Parameters are validated before any work (exit code 2). A missing or
+corrupt frame pack is skipped and reported (the report is always written). Resume, sharding and report merging
+as in stages/frames.py. See docs/flow.md.
+"""
+
+import argparse
+import sys
+
+from attdistill.config import ConfigError, load_params
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    ap.add_argument("--index", default="data/raw/index.json")
+    ap.add_argument("--frames", default="data/frames")
+    ap.add_argument("--out", default="data/flow")
+    ap.add_argument("--reversed-out", default="data/flow_reversed")
+    ap.add_argument("--report", default="reports/data/flow_skipped.json")
+    ap.add_argument("--shard", default=None, metavar="k/N", help="default: RANK/WORLD_SIZE if set, else 0/1")
+    args = ap.parse_args(argv)
+    try:
+        params = load_params(args.params, args.set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from attdistill.data.index import VideoIndex
+    from attdistill.data.jobs import parse_shard
+    from attdistill.flow import compute_flow_packs
+
+    try:
+        shard = parse_shard(args.shard)
+        index = VideoIndex.load(args.index)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = compute_flow_packs(index, args.frames, args.out, params.flow, reversed_dir=args.reversed_out,
+                                 shard=shard, report=args.report)
+    print(f"flow ({params.flow.method}): {summary} -> {args.out}, {args.reversed_out}; skip report {summary.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

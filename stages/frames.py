@@ -1,0 +1,51 @@
+"""DVC stage ``frames``: decode every video of the index to a frame pack ``<out>/<video_id>.pack``.
+
+    python stages/frames.py [--params params.yaml] [--index data/raw/index.json] [--out data/frames]
+                            [--report reports/data/frames_skipped.json] [--shard k/N] [--base .]
+
+Resampled to ``frames.fps``, resized to ``frames.width x frames.height``, ``frames.workers`` processes. Parameters
+are validated before any work (exit code 2). Corrupt/empty/undecodable videos are skipped and listed in the report
+(always written; ``[]`` when none); the stage still succeeds. Packs already complete are kept (resume).
+``--shard k/N`` (or RANK / WORLD_SIZE) processes every N-th video and writes ``<report>.shard-k-of-N.json``;
+merge with ``python -m attdistill.data.jobs merge <report> N``. See attdistill.data.jobs.
+"""
+
+import argparse
+import sys
+
+from attdistill.config import ConfigError, load_params
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    ap.add_argument("--index", default="data/raw/index.json")
+    ap.add_argument("--out", default="data/frames")
+    ap.add_argument("--report", default="reports/data/frames_skipped.json")
+    ap.add_argument("--shard", default=None, metavar="k/N", help="default: RANK/WORLD_SIZE if set, else 0/1")
+    ap.add_argument("--base", default=".", help="folder the index root is relative to")
+    args = ap.parse_args(argv)
+    try:
+        params = load_params(args.params, args.set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from attdistill.data.frames import extract_frames
+    from attdistill.data.index import VideoIndex
+    from attdistill.data.jobs import parse_shard
+
+    try:
+        shard = parse_shard(args.shard)
+        index = VideoIndex.load(args.index)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = extract_frames(index, args.out, params.frames, base=args.base, shard=shard, report=args.report)
+    print(f"frames: {summary} -> {args.out}; skip report {summary.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
