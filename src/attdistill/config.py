@@ -61,14 +61,14 @@ class DatasetConfig:
 @dataclass(frozen=True)
 class SyntheticConfig:
     kinds: tuple[str, ...] = ("disc", "square")
-    motions: tuple[str, ...] = ("left", "right", "toward", "away", "cw", "ccw")
+    motions: tuple[str, ...] = ("left", "right", "up", "down", "cw", "ccw")
     videos_per_class: int = 20
     groups: int = 5
     test_groups: int = 2
-    frames: int = 24
+    frames: int = 20
     fps: float = 24.0
-    width: int = 120
-    height: int = 96
+    width: int = 100
+    height: int = 80
     difficulty: float = 1.0
     distractors: int = 2
     camera_motion: float = 0.0
@@ -128,8 +128,8 @@ class DownloadConfig:
 @dataclass(frozen=True)
 class FramesConfig:
     fps: float = 24.0
-    width: int = 120
-    height: int = 96
+    width: int = 100
+    height: int = 80
     encoding: Literal["jpg", "png"] = "jpg"
     quality: int = 95
     workers: int = 2
@@ -180,6 +180,8 @@ class FlowConfig:
     method: Literal["tvl1", "dis", "farneback"] = "tvl1"
     bound: float = 20.0
     reverse: Literal["backward", "negate"] = "backward"
+    encoding: Literal["png", "jpg"] = "png"
+    quality: int = 95
     workers: int = 2
     tvl1: TVL1Config = field(default_factory=TVL1Config)
     dis: DISConfig = field(default_factory=DISConfig)
@@ -192,8 +194,8 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    frames: int = 16
-    crop: int = 96
+    frames: int = 12
+    crop: int = 80
 
     def validate(self, key: str) -> None:
         _check(self.frames >= 4, f"{key}.frames", "must be >= 4")
@@ -219,6 +221,7 @@ class ModelConfig:
     attention_channels: int = 128
     dropout: float = 0.5
     gumbel_temperature: float = 1.0
+    bn_momentum: float = 0.1
     pretrained_rgb: str = ""
     pretrained_rgb_sha256: str = ""
     pretrained_flow: str = ""
@@ -229,6 +232,7 @@ class ModelConfig:
         _check(self.attention_channels >= 1, f"{key}.attention_channels", "must be >= 1")
         _check(0 <= self.dropout < 1, f"{key}.dropout", "must be in [0, 1) (a drop probability)")
         _check(self.gumbel_temperature > 0, f"{key}.gumbel_temperature", "must be > 0")
+        _check(0 < self.bn_momentum <= 1, f"{key}.bn_momentum", "must be in (0, 1]")
 
     def pretrained(self, stream: str) -> tuple[str, str]:
         """(path or URL, sha256) of the Kinetics initialisation for ``stream`` ("" = none)."""
@@ -239,12 +243,12 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 14
+    epochs: int = 20
     batch_size: int = 16
-    lr: float = 0.1
+    lr: float = 0.03
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    plateau_patience: int = 2
+    plateau_patience: int = 4
     plateau_factor: float = 0.1
     nproc: int = 1
     workers: int = 0

@@ -39,11 +39,6 @@ from attdistill.data.packs import Pack, write_pack
 METHODS = ("tvl1", "dis", "farneback")
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-# Default per-component encoding inside a flow pack. PNG is lossless, so a stored field dequantises to within
-# bound / 255 px of the computed one; JPEG (the denseflow habit) is ~2.4x smaller at quality 95 but adds
-# ringing at motion boundaries (docs/flow.md). params.yaml has no flow.encoding key (yet).
-FLOW_ENCODING = "png"
-FLOW_QUALITY = 95
 
 
 # --------------------------------------------------------------------------------------------- estimators
@@ -147,8 +142,10 @@ def pair_flows(pack: Pack, order: list[int], cfg: FlowConfig) -> Iterator[np.nda
         prev = nxt
 
 
-def flow_meta(cfg: FlowConfig, direction: str, frames: int, encoding: str = FLOW_ENCODING,
-              quality: int = FLOW_QUALITY) -> dict:
+def flow_meta(cfg: FlowConfig, direction: str, frames: int, encoding: str | None = None,
+              quality: int | None = None) -> dict:
+    encoding = encoding or cfg.encoding
+    quality = quality or cfg.quality
     """Pack meta: how the flow was made (a resumed run reuses only packs whose meta matches).
 
     ``direction`` is "forward" or "reversed"; ``frames`` is the frame count N of the source frame pack.
@@ -214,8 +211,8 @@ def _output_paths(record: VideoRecord, *, out_dir: Path, reversed_dir: Path, cfg
 def compute_flow_packs(index: VideoIndex, frames_dir: str | os.PathLike, out_dir: str | os.PathLike,
                        cfg: FlowConfig, *, reversed_dir: str | os.PathLike | None = None,
                        shard: tuple[int, int] = (0, 1), report: str | os.PathLike | None = None,
-                       progress: bool | None = None, encoding: str = FLOW_ENCODING,
-                       quality: int = FLOW_QUALITY) -> JobSummary:
+                       progress: bool | None = None, encoding: str | None = None,
+                       quality: int | None = None) -> JobSummary:
     """Flow packs for every video of this shard: ``out_dir/<video_id>.pack`` (N - 1 fields, channels x, y).
 
     With ``cfg.reverse == "backward"`` test videos also get ``reversed_dir/<video_id>.pack`` (field j = flow
@@ -223,6 +220,10 @@ def compute_flow_packs(index: VideoIndex, frames_dir: str | os.PathLike, out_dir
     ``negate``); ``None`` means ``<out_dir>_reversed``. A missing or corrupt frame pack is skipped and reported.
     ``encoding`` / ``quality``: per-component image encoding in the packs (png lossless, or jpg at ``quality``).
     """
+    # per-component encoding inside a flow pack (flow.encoding): PNG is lossless, so a stored field dequantises to
+    # within bound / 255 px of the computed one; JPEG (the denseflow habit) is ~2.4x smaller at quality 95 but adds
+    # ringing at motion boundaries (docs/flow.md)
+    encoding, quality = encoding or cfg.encoding, quality or cfg.quality
     if encoding not in ("jpg", "png"):
         raise ValueError(f"flow pack encoding {encoding!r} is not valid; valid values: jpg, png")
     frames_dir, out_dir = Path(frames_dir), Path(out_dir)

@@ -18,7 +18,7 @@ Guarantees, each by construction and each tested (tests/test_synthetic.py):
   and the camera pans at constant velocity in a uniform direction. Reversing the frames of a sample of class
   ``c`` therefore gives a sample of ``pair(c)`` with the same probability.
 * **Determinism.** Video ``(class, group, clip)`` is drawn from ``SeedSequence([seed, crc32(class), group,
-  clip])`` and the group background from ``(seed, group)``: the bytes do not depend on worker count or order.
+  clip])`` and its background from ``(seed, group, class, clip)``: the bytes do not depend on worker count or order.
 
 Motion magnitudes follow the prototype of notes/feasibility.md (1.6-2.4 px/frame at 112 px, a size ratio of
 1.8-2.3 over 16 frames, 6.5-10 deg/frame), scaled with the frame size and capped so the travel of a video longer
@@ -233,13 +233,16 @@ def _hsv_color(h: float, s: float, v: float) -> tuple[float, float, float]:
     return tuple(float(c) for c in rgb)
 
 
-def group_background(cfg: SyntheticConfig, seed: int, group: int) -> np.ndarray:
-    """The group's background canvas (H + 2P, W + 2P, 3) float32 RGB: low-frequency gradients + blurred noise.
+def group_background(cfg: SyntheticConfig, seed: int, group: int, video: int = 0) -> np.ndarray:
+    """A background canvas (H + 2P, W + 2P, 3) float32 RGB: low-frequency gradients + blurred noise.
 
-    Shared by every class of the group (like a UCF101 scene), so it carries no class information.
+    Drawn per video (``video`` = a class-independent key such as the clip number mixed with the class), from
+    the same distribution for every class, so it carries no class information. A background per *group*
+    (every class of a group on one scene, like UCF101) left the default split with only 3 training scenes,
+    and models learned those scenes instead of the actor: test accuracy collapsed to chance.
     """
     rg = ranges(cfg)
-    rng = _seed(seed, 0x5CE7E, group)
+    rng = _seed(seed, 0x5CE7E, group, video)
     h, w = cfg.height + 2 * rg.background_pad, cfg.width + 2 * rg.background_pad
     side = min(cfg.width, cfg.height)
     base = np.array(_hsv_color(rng.uniform(0, 1), rng.uniform(0.15, 0.5), rng.uniform(0.35, 0.65)), np.float32)
@@ -276,8 +279,17 @@ def _texture(rng: np.random.Generator, stripe: bool = True) -> np.ndarray:
     return cv2.GaussianBlur(tex.astype(np.float32), (0, 0), 0.8)
 
 
-def _object_color(rng: np.random.Generator) -> tuple[float, float, float]:
-    return _hsv_color(rng.uniform(0, 1), rng.uniform(0.45, 0.9), rng.uniform(0.6, 0.95))
+def _object_color(rng: np.random.Generator, family: tuple[int, int] | None = None) -> tuple[float, float, float]:
+    """A saturated colour; with ``family = (k, n)`` its hue lies in the k-th of n hue families.
+
+    An actor kind owns a hue family (half of its 1/n sector of the hue circle): colour still varies within a kind,
+    but together with the shape it makes the kind learnable from a few hundred SGD steps, as real actors are
+    recognisable by appearance. Distractors draw from the whole circle, so colour alone never says which
+    object is the actor or which way it moves.
+    """
+    u = rng.uniform(0, 1)
+    hue = u if family is None else (family[0] + 0.5 * u) / family[1]
+    return _hsv_color(hue, rng.uniform(0.45, 0.9), rng.uniform(0.6, 0.95))
 
 
 def _oscillation(rng: np.random.Generator, tau: np.ndarray, peak_rate: float, intervals: int) -> np.ndarray:
@@ -298,7 +310,7 @@ def sample_video(cfg: SyntheticConfig, seed: int, cls: SyntheticClass, group: in
     tau = np.arange(T, dtype=np.float64) - intervals / 2              # frame time around the mid frame
     rng = _seed(seed, _crc(cls.name), group, clip)
     if background is None:
-        background = group_background(cfg, seed, group)
+        background = group_background(cfg, seed, group, _crc(cls.name) * 1009 + clip)
 
     # ---- actor: static mid state; then one offset per axis, drawn the same way for every motion
     r0 = rng.uniform(*rg.radius)
@@ -320,7 +332,7 @@ def sample_video(cfg: SyntheticConfig, seed: int, cls: SyntheticClass, group: in
             state[axis] = np.full(T, mid[axis] + sign * rate * tau[frame])
         else:
             state[axis] = np.full(T, mid[axis])
-    actor = ObjectSpec(cls.kind, _object_color(rng), _texture(rng), state["x"], state["y"],
+    actor = ObjectSpec(cls.kind, _object_color(rng, (cfg.kinds.index(cls.kind), len(cfg.kinds))), _texture(rng), state["x"], state["y"],
                        np.exp(state["logr"]), state["angle"])
 
     # ---- appearance jitter and camera (class-independent)
@@ -476,7 +488,7 @@ def check_video(path: str | os.PathLike, frames: int, width: int, height: int) -
 # --------------------------------------------------------------------------------------------- dataset
 def _make_one(args: tuple) -> tuple[str, B.VideoBoxes]:
     cfg, seed, cls, label, group, clip, videos_dir = args
-    spec = sample_video(cfg, seed, cls, group, clip, background=_background_cached(cfg, seed, group))
+    spec = sample_video(cfg, seed, cls, group, clip)
     frames, boxes = render_video(spec, cfg)
     write_video(Path(videos_dir) / f"{spec.name}.avi", frames, cfg.fps, cfg.codec)
     return spec.name, B.VideoBoxes(cfg.width, cfg.height, float(cfg.fps), cfg.frames,
@@ -485,18 +497,6 @@ def _make_one(args: tuple) -> tuple[str, B.VideoBoxes]:
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)                # one process per core; no nested OpenCV threads
-
-
-_BG_CACHE: dict[tuple, np.ndarray] = {}
-
-
-def _background_cached(cfg: SyntheticConfig, seed: int, group: int) -> np.ndarray:
-    key = (cfg, seed, group)
-    if key not in _BG_CACHE:
-        if len(_BG_CACHE) > 64:
-            _BG_CACHE.clear()
-        _BG_CACHE[key] = group_background(cfg, seed, group)
-    return _BG_CACHE[key]
 
 
 def metadata(cfg: SyntheticConfig, seed: int) -> dict:

@@ -107,7 +107,7 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths = EvalPaths()
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     results = []
     for reverse in (False, True):
-        ds = ClipDataset(index, "test", recipe.modality, params.clip, params.augment, reverse_time=reverse, **common)
+        ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, reverse_time=reverse, **common)
         results.append(score_dataset(model, recipe, teachers, ds, dev, progress=progress, autocast=autocast))
     normal, rev = results
     metrics = metrics_with_reversal(normal.probs, rev.probs, normal.labels, index.reverse_map)

@@ -38,7 +38,7 @@ def score_dataset(model: nn.Module, recipe: Recipe, teachers: dict[str, nn.Modul
     model.eval()
     for t in teachers.values():
         t.eval()
-    keys = [k for k in ("rgb", "flow") if k in recipe.modality]
+    keys = [k for k in ("rgb", "flow") if k in recipe.test_modality]
     video_ids, labels, probs = [], [], []
     clip_video, clip_start = [], []
     maps: dict[str, list[np.ndarray]] = {}

@@ -194,9 +194,24 @@ def build_model(kind: str, num_classes: int, attention: str, model_cfg) -> nn.Mo
                   attention_channels=model_cfg.attention_channels, dropout=model_cfg.dropout,
                   gumbel_temperature=model_cfg.gumbel_temperature)
     if kind in ("rgb", "flow"):
-        return SingleStreamNet(num_classes, stream=kind, **common)
-    if kind == "student":
-        return TwoBranchStudent(num_classes, motion_source="learned", **common)
-    if kind == "reference":
-        return TwoBranchStudent(num_classes, motion_source="given", **common)
-    raise ValueError(f"unknown model kind {kind!r}; valid values: rgb, flow, student, reference")
+        model = SingleStreamNet(num_classes, stream=kind, **common)
+    elif kind == "student":
+        model = TwoBranchStudent(num_classes, motion_source="learned", **common)
+    elif kind == "reference":
+        model = TwoBranchStudent(num_classes, motion_source="given", **common)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}; valid values: rgb, flow, student, reference")
+    return set_bn_momentum(model, getattr(model_cfg, "bn_momentum", 0.01))
+
+
+def set_bn_momentum(model: nn.Module, momentum: float) -> nn.Module:
+    """Set every BatchNorm's running-statistics momentum.
+
+    pytorch-i3d uses 0.01 (TF's decay 0.99), right for the paper's long schedules. A short CPU run of ~100
+    steps would leave the running statistics ~40% at their initial values, so evaluation (which uses them)
+    would see a different network than training: the CPU default uses PyTorch's 0.1 (``model.bn_momentum``).
+    """
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+    return model

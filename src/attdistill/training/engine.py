@@ -163,7 +163,7 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
     train_ds = ClipDataset(index, "train", recipe.modality, params.clip, params.augment, train=True, **common)
     if tp.workers > 0:
         train_ds.preload()  # decoded once, shared by forked workers instead of re-decoded every epoch
-    val_ds = ClipDataset(index, "test", recipe.modality, params.clip, params.augment, train=False, **common)
+    val_ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, train=False, **common)
 
     # ---------------------------------------------------------------- model, teachers
     torch.manual_seed(params.seed)  # identical initial weights on every rank and every run
@@ -253,7 +253,8 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
         logs = all_reduce_mean(env, logs)
         scheduler.step(logs["train/loss"])
         if env.is_main and ((epoch + 1) % tp.val_every == 0 or epoch + 1 == tp.epochs):
-            val = evaluate_middle_clip(model, recipe, teachers, val_ds, env, max(per_rank, 8), autocast)
+            val = evaluate_middle_clip(model, recipe, recipe.test_teachers(teachers), val_ds, env, max(per_rank, 8),
+                                       autocast)
             logs.update({"test/top1": val["top1"], "test/mean_class": val["mean_class"]})
         logs["lr"] = optimizer.param_groups[0]["lr"]
         logs["epoch_time_s"] = time.time() - t0

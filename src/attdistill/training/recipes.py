@@ -64,6 +64,17 @@ class Recipe:
         return build_model(self.kind, num_classes, self.attention, self.params.model)
 
     @property
+    def test_modality(self) -> str:
+        """What the model needs at test time: only the reference-attention control still reads flow."""
+        if self.kind == "reference":
+            return "rgb+flow"
+        return "flow" if self.kind == "flow" else "rgb"
+
+    def test_teachers(self, teachers: dict[str, nn.Module]) -> dict[str, nn.Module]:
+        """The teachers a forward pass needs at test time (the paper's student runs without its teacher)."""
+        return {k: v for k, v in teachers.items() if self.kind == "reference" and k == "teacher"}
+
+    @property
     def pretrained_stream(self) -> str:
         return "flow" if self.kind == "flow" else "rgb"
 
