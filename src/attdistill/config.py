@@ -245,7 +245,9 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 20
     batch_size: int = 16
+    optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.03
+    attention_lr_mult: float = 10.0
     momentum: float = 0.9
     weight_decay: float = 1e-4
     plateau_patience: int = 4
@@ -262,6 +264,7 @@ class TrainConfig:
         _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
         _check(self.batch_size >= 1, f"{key}.batch_size", "must be >= 1")
         _check(self.lr > 0, f"{key}.lr", "must be > 0")
+        _check(self.attention_lr_mult > 0, f"{key}.attention_lr_mult", "must be > 0")
         _check(0 <= self.momentum < 1, f"{key}.momentum", "must be in [0, 1)")
         _check(self.weight_decay >= 0, f"{key}.weight_decay", "must be >= 0")
         _check(self.plateau_patience >= 0, f"{key}.plateau_patience", "must be >= 0")

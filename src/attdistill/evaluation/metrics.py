@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, top_k_accuracy_score
+
+# scikit-learn is imported inside the functions: it costs ~0.8 s at start-up, paid by every training stage.
 
 
 def accuracy_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """``probs`` (V, K) video scores, ``labels`` (V,) -> {"top1", "top5", "mean_class"} as fractions."""
+    from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
+
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels)
     if probs.ndim != 2 or len(probs) != len(labels) or len(labels) == 0:
@@ -30,6 +33,8 @@ def accuracy_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 def confusion(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(K, K) counts: rows = true class, columns = predicted class."""
+    from sklearn.metrics import confusion_matrix
+
     k = probs.shape[1]
     return confusion_matrix(labels, np.asarray(probs).argmax(1), labels=np.arange(k))
 
