@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import RandomSampler
 
 from attdistill.config import AugmentConfig, ClipConfig
 from attdistill.data import transforms as TF
-from attdistill.data.dataset import (ClipDataset, all_clip_starts, clip_indices, collate_test, make_generator,
+from attdistill.data.dataset import (ClipDataset, all_clip_starts, clip_indices, collate_test, make_generator, make_loader,
                                      seed_worker)
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.data.packs import write_pack
@@ -397,8 +397,7 @@ def test_different_epoch_or_seed_gives_a_different_crop(root):
 
 
 def _batches(ds, workers):
-    loader = DataLoader(ds, batch_size=2, sampler=RandomSampler(ds, generator=make_generator(7)),
-                        num_workers=workers, worker_init_fn=seed_worker, generator=make_generator(7))
+    loader = make_loader(ds, 2, RandomSampler(ds, generator=make_generator(7)), workers, seed=7)
     return list(loader)
 
 

@@ -1,24 +1,94 @@
-"""Parsers of the official annotation formats (HMDB51, EGTEA Gaze+, 20BN-V2, THUMOS'13 boxes) on small fixtures."""
+"""Parsers of the official annotation formats (HMDB51, EGTEA Gaze+, 20BN-V2, THUMOS'13 boxes) on small fixtures.
+
+The fixture builders (``make_hmdb``, ``make_egtea``, ``make_ssv2``) write real, tiny videos in each dataset's
+official container (:data:`CLIP_FORMAT`), so tests/test_prepare.py can run the ``frames`` stage on them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from attdistill.data.decode import read_video
 from attdistill.data.egtea import EGTEAFormatError, parse_egtea
 from attdistill.data.hmdb51 import HMDB51FormatError, parse_hmdb51
 from attdistill.data.ssv2 import SSv2FormatError, flip_map_from_templates, parse_ssv2
 from attdistill.data.thumos import ThumosFormatError, parse_thumos
 
 
-def touch(path: Path, data: bytes = b"v") -> None:
+# --------------------------------------------------------------------------------------------- fixture videos
+# Official container per dataset: (fourcc written by cv2.VideoWriter, frame rate). UCF101 is XviD .avi at 25 fps,
+# HMDB51 DivX/XviD .avi at 30 fps, EGTEA Gaze+ .mp4 at 24 fps, 20BN-V2 VP9 .webm at 12 fps. HMDB51 gets MJPG
+# (the other .avi codec the stage must read); EGTEA gets MPEG-4 part 2 (cv2 has no H.264 encoder here).
+CLIP_FORMAT = {"ucf101": ("XVID", 25.0), "hmdb51": ("MJPG", 30.0), "egtea": ("mp4v", 24.0), "ssv2": ("VP90", 12.0)}
+CLIP_SIZE = (64, 48)                        # (width, height)
+_ONE, _ZERO = (255, 255, 255), (0, 0, 200)  # RGB colours of a 1 bar and a 0 bar (blue: catches a BGR/RGB swap)
+
+
+def clip_spec(name: str) -> tuple[int, int]:
+    """``(frames, tag)`` of the fixture video file called ``name``: 8-12 frames and a tag in 1..255."""
+    h = zlib.crc32(name.encode())
+    return 8 + h % 5, 1 + (h >> 8) % 255
+
+
+def clip_frames(frames: int, tag: int, size: tuple[int, int] = CLIP_SIZE) -> np.ndarray:
+    """``(frames, H, W, 3)`` uint8 RGB: frame i shows i in its top half and ``tag`` in its bottom half, each as
+    8 bars (most significant bit left; white = 1, blue = 0), which survive lossy codecs, resizing and JPEG."""
+    w, h = size
+    out = np.empty((frames, h, w, 3), np.uint8)
+    cols = np.arange(w) * 8 // w                                   # bar of each column
+    for i in range(frames):
+        for half, value in ((slice(0, h // 2), i), (slice(h // 2, h), tag)):
+            bits = (value >> (7 - cols)) & 1                        # (W,)
+            out[i, half] = np.where(bits[:, None] == 1, _ONE, _ZERO)[None]
+    return out
+
+
+def read_code(frame: np.ndarray) -> tuple[int, int]:
+    """``(frame number, tag)`` shown by one decoded ``(H, W, 3)`` RGB frame of :func:`clip_frames`."""
+    h, w = frame.shape[:2]
+    values = []
+    for y0, y1 in ((h // 8, 3 * h // 8), (5 * h // 8, 7 * h // 8)):
+        value = 0
+        for c in range(8):
+            x = int((c + 0.5) * w / 8)
+            r, g, b = frame[y0:y1, x - 1: x + 1].reshape(-1, 3).mean(0)
+            one = min(r, g, b) > 128
+            assert one or b - max(r, g) > 80, f"bar {c} is neither white nor blue: RGB {(r, g, b)}"
+            value = 2 * value + int(one)
+        values.append(value)
+    return values[0], values[1]
+
+
+def write_clip(path: Path, dataset: str) -> Path:
+    """Write the fixture video ``path`` (frames and tag from :func:`clip_spec`) in ``dataset``'s official format."""
+    fourcc, fps = CLIP_FORMAT[dataset]
+    frames, tag = clip_spec(path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc), fps, CLIP_SIZE)
+    assert writer.isOpened(), f"cv2.VideoWriter cannot write {fourcc} into {path.name}"
+    for frame in clip_frames(frames, tag):
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))       # RGB -> BGR
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("dataset, name", [("ucf101", "v_Basketball_g01_c01.avi"), ("hmdb51", "a_brush_hair_0.avi"),
+                                           ("egtea", "OP01-R01-PastaSalad-1-2-F1-F2.mp4"), ("ssv2", "78687.webm")])
+def test_fixture_clips_decode_in_their_official_container(tmp_path, dataset, name):
+    path = write_clip(tmp_path / name, dataset)
+    frames, info = read_video(path)                                 # every source frame, source size
+    n, tag = clip_spec(name)
+    assert (info.backend, info.fps, info.frames, info.width, info.height) == ("decord", CLIP_FORMAT[dataset][1], n,
+                                                                               *CLIP_SIZE)
+    assert [read_code(f) for f in frames] == [(i, tag) for i in range(n)]
 
 
 # --------------------------------------------------------------------------------------------- HMDB51
@@ -38,7 +108,7 @@ def make_hmdb(root: Path, with_videos: bool = True) -> tuple[Path, Path]:
             (splits / f"{cls}_test_split{k}.txt").write_text(text)
         if with_videos:
             for v in vids:
-                touch(videos / cls / v)
+                write_clip(videos / cls / v, "hmdb51")
     return splits, videos
 
 
@@ -90,7 +160,7 @@ def make_egtea(root: Path, flat: bool = False) -> tuple[Path, Path]:
     for split, items in CLIPS.items():
         (ann / f"{split}_split1.txt").write_text("".join(f"{c} {a} {a % 2 + 1} {a + 4}\n" for c, a in items))
         for c, _ in items:
-            touch(clips / (f"{c}.mp4" if flat else f"{'-'.join(c.split('-')[:3])}/{c}.mp4"))
+            write_clip(clips / (f"{c}.mp4" if flat else f"{'-'.join(c.split('-')[:3])}/{c}.mp4"), "egtea")
     return ann, clips
 
 
@@ -142,7 +212,7 @@ def make_ssv2(root: Path, names: str = "official") -> tuple[Path, Path]:
     (ann / f"{prefix}validation.json").write_text(json.dumps(val))
     videos = root / "20bn-something-something-v2"
     for item in train + val:
-        touch(videos / f"{item['id']}.webm")
+        write_clip(videos / f"{item['id']}.webm", "ssv2")
     return root, videos
 
 

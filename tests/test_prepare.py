@@ -1,4 +1,5 @@
-"""The download stage end to end on fixtures in each dataset's official layout (archives served on 127.0.0.1)."""
+"""The download stage end to end on fixtures in each dataset's official layout (archives served on 127.0.0.1),
+followed by the frames stage on the real, tiny videos of those fixtures (each dataset's official container)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attdistill.config import params_from_dict
+from attdistill.config import FramesConfig, params_from_dict
 from attdistill.data import boxes as B
+from attdistill.data.decode import source_indices
+from attdistill.data.frames import extract_frames, pack_path
 from attdistill.data.index import VideoIndex
+from attdistill.data.packs import Pack
 from attdistill.data.prepare import (DatasetSources, ManualFilesMissing, RemoteFile, prepare, sources_for)
 from attdistill.download import ChecksumError
 from attdistill.profile import apply_profile
@@ -25,7 +29,8 @@ sys.path.insert(0, str(REPO / "stages"))
 import download as download_stage  # noqa: E402  (stages/download.py)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_parsers import make_egtea, make_hmdb, make_ssv2  # noqa: E402
+from test_parsers import (CLIP_FORMAT, CLIP_SIZE, clip_spec, make_egtea, make_hmdb, make_ssv2, read_code,  # noqa: E402
+                          write_clip)
 
 
 def sha(data: bytes) -> str:
@@ -35,6 +40,28 @@ def sha(data: bytes) -> str:
 def params_for(name: str, tmp: Path, **extra):
     return params_from_dict({"dataset": {"name": name}, "download": {"cache_dir": str(tmp / "cache"), "retries": 1},
                              **extra})
+
+
+FRAMES = FramesConfig(fps=24.0, width=40, height=32, workers=1)   # resampled to 24 fps (§3.6), resized
+
+
+def extract_and_check(idx: VideoIndex, base: Path, out: Path, dataset: str) -> None:
+    """Run the frames stage on ``idx``: every video gets a complete pack of its resampled, resized frames."""
+    report = out.with_name(out.name + "_skipped.json")
+    summary = extract_frames(idx, out, FRAMES, base=base, report=report)
+    assert summary.skipped == [] and json.loads(report.read_text()) == []
+    assert (summary.total, summary.done, summary.present) == (len(idx.videos), len(idx.videos), 0)
+    src_fps = CLIP_FORMAT[dataset][1]
+    assert len({clip_spec(Path(v.path).name)[1] for v in idx.videos}) == len(idx.videos)   # tags tell videos apart
+    for v in idx.videos:
+        n_src, tag = clip_spec(Path(v.path).name)
+        want = source_indices(n_src, src_fps, FRAMES.fps)              # source frame of each output frame
+        with Pack(pack_path(out, v.video_id)) as pack:
+            pack.verify()
+            assert pack.shape == (len(want), FRAMES.height, FRAMES.width, 3)
+            assert pack.meta["source"] == {"fps": src_fps, "frames": n_src, "width": CLIP_SIZE[0],
+                                           "height": CLIP_SIZE[1], "backend": "decord"}
+            assert [read_code(f) for f in pack.read(range(len(pack)))] == [(int(i), tag) for i in want], v.video_id
 
 
 def served(server, name: str, data: bytes, mirror_of: str = "") -> RemoteFile:
@@ -51,8 +78,8 @@ UCF_VIDEOS = {c: [f"v_{'HandStandPushups' if c == 'HandstandPushups' else c}_g{g
 
 
 def ucf101_archives(rar_writer, tmp: Path) -> tuple[bytes, bytes, bytes]:
-    members = [("UCF-101/", b"")] + [(f"UCF-101/{c}/{v}", f"{c}{v}".encode()) for c, vs in UCF_VIDEOS.items()
-                                     for v in vs]
+    members = [("UCF-101/", b"")] + [(f"UCF-101/{c}/{v}", write_clip(tmp / "src" / c / v, "ucf101").read_bytes())
+                                     for c, vs in UCF_VIDEOS.items() for v in vs]
     videos = rar_writer(tmp / "UCF101.rar", members).read_bytes()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -81,7 +108,7 @@ def test_prepare_ucf101_from_local_server(tmp_path, file_server, rar_writer):
     assert idx.dataset == "ucf101" and idx.classes == UCF_CLASSES and idx.flip_invariant and idx.metric == "mean_class"
     assert idx.root == "raw/ucf101/UCF-101"                          # relative to base
     assert len(idx.split("test")) == 3 and len(idx.split("train")) == 6
-    assert all(idx.video_path(v, tmp_path).read_bytes().startswith(v.path.split("/")[0].encode()) for v in idx.videos)
+    assert all(idx.video_path(v, tmp_path).read_bytes() == (tmp_path / "src" / v.path).read_bytes() for v in idx.videos)
     assert VideoIndex.load(tmp_path / "raw" / "index.json").to_dict() == idx.to_dict()
     boxes = B.load(tmp_path / idx.boxes)
     assert list(boxes) == ["Basketball/v_Basketball_g01_c01"]         # test split only
@@ -93,6 +120,7 @@ def test_prepare_ucf101_from_local_server(tmp_path, file_server, rar_writer):
     n = len(file_server.requests)
     assert prepare(params, raw_dir="raw", base=tmp_path, sources=sources).to_dict() == idx.to_dict()
     assert len(file_server.requests) == n
+    extract_and_check(idx, tmp_path, tmp_path / "frames", "ucf101")
 
 
 def test_prepare_refuses_a_checksum_mismatch(tmp_path, file_server, rar_writer):
@@ -124,6 +152,7 @@ def test_prepare_hmdb51_rar_of_rars(tmp_path, file_server, rar_writer):
     assert all(idx.video_path(v, tmp_path).is_file() for v in idx.videos)
     assert not list((tmp_path / "raw" / "hmdb51" / "videos").glob("*.rar"))     # inner RARs removed
     assert (tmp_path / "raw" / "index.json").is_file()
+    extract_and_check(idx, tmp_path, tmp_path / "frames", "hmdb51")
 
 
 # --------------------------------------------------------------------------------------------- registration datasets
@@ -147,6 +176,7 @@ def test_prepare_egtea_lists_missing_files_then_parses(tmp_path):
     idx = prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
     assert idx.root == "manual/egtea/cropped_clips" and len(idx.videos) == 3
     assert all(idx.video_path(v, tmp_path).is_file() for v in idx.videos)
+    extract_and_check(idx, tmp_path, tmp_path / "frames", "egtea")
 
 
 def test_prepare_ssv2_lists_missing_files_then_parses(tmp_path):
@@ -163,6 +193,27 @@ def test_prepare_ssv2_lists_missing_files_then_parses(tmp_path):
     idx = prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
     assert idx.metric == "top1" and idx.flip_map is not None and len(idx.split("test")) == 1
     assert json.loads((tmp_path / "raw" / "index.json").read_text())["flip_map"] == idx.flip_map
+    extract_and_check(idx, tmp_path, tmp_path / "frames", "ssv2")
+
+
+def test_frames_skip_a_truncated_clip_and_write_the_others(tmp_path):
+    make_egtea(tmp_path / "manual" / "egtea")
+    idx = prepare(params_for("egtea", tmp_path), raw_dir="raw", base=tmp_path,
+                  sources=DatasetSources(manual_dir=str(tmp_path / "manual")))
+    bad = idx.videos[1]
+    path = idx.video_path(bad, tmp_path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])      # an interrupted copy
+    report = tmp_path / "skipped.json"
+    summary = extract_frames(idx, tmp_path / "frames", FRAMES, base=tmp_path, report=report)
+    assert (summary.total, summary.done) == (3, 2)
+    assert [(s["video_id"], s["path"]) for s in summary.skipped] == [(bad.video_id, bad.path)]
+    assert summary.skipped[0]["reason"].startswith("VideoError: ") and "undecodable" in summary.skipped[0]["reason"]
+    assert json.loads(report.read_text()) == summary.skipped
+    assert not pack_path(tmp_path / "frames", bad.video_id).exists()
+    for v in idx.videos:
+        if v is not bad:
+            with Pack(pack_path(tmp_path / "frames", v.video_id)) as pack:
+                assert len(pack) == clip_spec(Path(v.path).name)[0]          # 24 fps source: every frame kept
 
 
 # --------------------------------------------------------------------------------------------- synthetic + CLI

@@ -197,7 +197,7 @@ def table5(s: dict) -> str:
         "barely, Prob-Distill in between). " + _ours_note(s, "mean class accuracy (label kept) on the normal (orig) "
         "and time-reversed (rev) videos"),
         "**Reversed as pair** = the fraction of reversed test videos that the model assigns to the time-reversal "
-        "partner of their class (left ↔ right, toward ↔ away, cw ↔ ccw; `index.reverse_map`). On the synthetic "
+        "partner of their class (left ↔ right, up ↔ down, toward ↔ away, cw ↔ ccw; `index.reverse_map`). On the synthetic "
         "benchmark a reversed video *is* a valid video of the partner class, so a model that sees motion must "
         "lose the original label: Δ close to its full accuracy and a high reversed-as-pair rate; a model blind to "
         "motion keeps its accuracy (Δ ≈ 0) and stays near the kind-only level on both. On UCF101 / HMDB51 the "

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from ..config import Params
-from ..data.dataset import ClipDataset, make_generator, seed_worker
+from ..data.dataset import ClipDataset, make_generator, make_loader
 from ..data.index import VideoIndex
 from ..evaluation.metrics import accuracy_metrics
 from ..models.pretrained import load_i3d_state, load_pretrained
@@ -70,6 +70,13 @@ def skipped_ids(reports) -> set[str]:
             items = data.get("skipped", data) if isinstance(data, dict) else data
             ids.update(x["video_id"] for x in items)
     return ids
+
+
+def small_enough_to_cache(paths: Paths, limit_bytes: float = 256e6) -> bool:
+    """Keep decoded frames in memory when the packs are small (the embedded benchmark: ~20 MB), never for
+    UCF101-sized data (~100 GB of packs)."""
+    total = sum(f.stat().st_size for d in (paths.frames, paths.flow) if Path(d).is_dir() for f in Path(d).rglob("*.pack"))
+    return total < limit_bytes
 
 
 def to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
@@ -183,7 +190,7 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
     index = VideoIndex.load(paths.index)
     exclude = skipped_ids(paths.skipped)
     common = dict(frames_dir=paths.frames, flow_dir=paths.flow, seed=params.seed, exclude=exclude,
-                  cache=True)
+                  cache=small_enough_to_cache(paths))
     train_ds = ClipDataset(index, "train", recipe.modality, params.clip, params.augment, train=True, **common)
     if tp.workers > 0:
         train_ds.preload()  # decoded once, shared by forked workers instead of re-decoded every epoch
@@ -245,9 +252,8 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(train_ds, generator=make_generator(params.seed * 100003 + epoch))
-        loader = DataLoader(train_ds, batch_size=per_rank, sampler=sampler, num_workers=tp.workers,
-                            worker_init_fn=seed_worker, generator=make_generator(params.seed + epoch),
-                            drop_last=True, pin_memory=on_gpu, persistent_workers=False)
+        loader = make_loader(train_ds, per_rank, sampler, tp.workers, params.seed + epoch, drop_last=True,
+                             pin_memory=on_gpu)
         sums: dict[str, float] = {}
         seen, correct = 0, 0
         net.train()
