@@ -9,7 +9,6 @@ architecture otherwise; the report says which) and the first test video of data/
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. Otherwise, on 2 cores, torch's spinning
@@ -18,13 +17,12 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from attdistill.benchmark import format_report, run_benchmark
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    add_params_arguments(ap)
     ap.add_argument("--out", default="reports/speed.json")
     ap.add_argument("--models", default="models")
     ap.add_argument("--frames", default="data/frames")
@@ -32,10 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch and OpenCV threads (default 2)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto (TV-L1 always runs on the CPU)")
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params, args.set)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     report = run_benchmark(params, args.models, args.frames, args.index, threads=args.threads, device=args.device)
     out = Path(args.out)

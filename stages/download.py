@@ -14,22 +14,19 @@ import logging
 import os
 import sys
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    add_params_arguments(ap)
     ap.add_argument("--out", default="data/raw", help="output folder (the DVC output); index.json goes inside")
     ap.add_argument("--base", default=".", help="repository root that index paths are relative to")
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                     help="processes for the synthetic generator (output does not depend on it)")
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params, args.set)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     logging.basicConfig(level=logging.INFO, format="download: %(message)s")
 

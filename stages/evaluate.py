@@ -6,9 +6,8 @@
 
 import argparse
 import sys
-from pathlib import Path
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.data.index import VideoIndex
 from attdistill.evaluation.evaluate import EvalPaths, evaluate_fusion, evaluate_model
 from attdistill.training.recipes import TRAINED_IDS
@@ -18,15 +17,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_id", nargs="?", choices=TRAINED_IDS)
     ap.add_argument("--fusion", action="store_true")
-    ap.add_argument("--params", default="params.yaml")
+    add_params_arguments(ap)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
     if bool(args.model_id) == args.fusion:
         ap.error("give a MODEL_ID or --fusion")
-    try:
-        params = load_params(args.params)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     paths = EvalPaths()
     if args.fusion:

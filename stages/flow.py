@@ -14,13 +14,12 @@ as in stages/frames.py. See docs/flow.md.
 import argparse
 import sys
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    add_params_arguments(ap)
     ap.add_argument("--index", default="data/raw/index.json")
     ap.add_argument("--frames", default="data/frames")
     ap.add_argument("--out", default="data/flow")
@@ -28,10 +27,8 @@ def main(argv=None) -> int:
     ap.add_argument("--report", default="reports/data/flow_skipped.json")
     ap.add_argument("--shard", default=None, metavar="k/N", help="default: RANK/WORLD_SIZE if set, else 0/1")
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params, args.set)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
 
     from attdistill.data.index import VideoIndex
@@ -47,6 +44,9 @@ def main(argv=None) -> int:
     summary = compute_flow_packs(index, args.frames, args.out, params.flow, reversed_dir=args.reversed_out,
                                  shard=shard, report=args.report)
     print(f"flow ({params.flow.method}): {summary} -> {args.out}, {args.reversed_out}; skip report {summary.report}")
+    if summary.all_failed:
+        print(f"error: {summary.failure_message()}", file=sys.stderr)
+        return 1
     return 0
 
 

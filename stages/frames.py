@@ -13,23 +13,20 @@ merge with ``python -m attdistill.data.jobs merge <report> N``. See attdistill.d
 import argparse
 import sys
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    add_params_arguments(ap)
     ap.add_argument("--index", default="data/raw/index.json")
     ap.add_argument("--out", default="data/frames")
     ap.add_argument("--report", default="reports/data/frames_skipped.json")
     ap.add_argument("--shard", default=None, metavar="k/N", help="default: RANK/WORLD_SIZE if set, else 0/1")
     ap.add_argument("--base", default=".", help="folder the index root is relative to")
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params, args.set)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
 
     from attdistill.data.frames import extract_frames
@@ -44,6 +41,9 @@ def main(argv=None) -> int:
         return 2
     summary = extract_frames(index, args.out, params.frames, base=args.base, shard=shard, report=args.report)
     print(f"frames: {summary} -> {args.out}; skip report {summary.report}")
+    if summary.all_failed:
+        print(f"error: {summary.failure_message()}", file=sys.stderr)
+        return 1
     return 0
 
 

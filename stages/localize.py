@@ -9,24 +9,21 @@ Writes ``reports/localize/metrics.json`` ({map id: {precision, recall, f1, thres
 """
 
 import argparse
-import sys
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.evaluation.localize import localize
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml")
+    add_params_arguments(ap)
     ap.add_argument("--eval", default="data/eval", help="folder of data/eval/<model id>/maps.npz")
     ap.add_argument("--index", default="data/raw/index.json")
     ap.add_argument("--frames", default="data/frames")
     ap.add_argument("--out", default="reports/localize")
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     result = localize(args.eval, args.index, args.frames, params.localize, args.out,
                       fps=params.frames.fps, crops=params.evaluate.crops)

@@ -1,9 +1,8 @@
 """DVC stage: reports/summary.json (the output contract), the paper's tables 1-5 and the PNG figures."""
 
 import argparse
-import sys
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.evaluation.figures import make_figures
 from attdistill.evaluation.summary import write_summary
 from attdistill.evaluation.tables import write_tables
@@ -11,12 +10,10 @@ from attdistill.evaluation.tables import write_tables
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
+    add_params_arguments(ap)
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     summary = write_summary("reports", dataset=params.dataset.name, out="reports/summary.json")
     write_tables("reports", out_dir="reports/tables", dataset=params.dataset.name)

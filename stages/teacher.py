@@ -6,22 +6,19 @@ this stage re-runs in a second and ``distill`` / ``mfr`` / ``reference-attention
 """
 
 import argparse
-import sys
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.training.teacher import select_teacher
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml")
+    add_params_arguments(ap)
     ap.add_argument("--models", default="models")
     ap.add_argument("--out", default="models/teacher/model.pt")
     args = ap.parse_args(argv)
-    try:
-        params = load_params(args.params)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     src = select_teacher(params.attention, args.models, args.out)
     print(f"teacher: {src} -> {args.out}")

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from attdistill.config import ConfigError, load_params
+from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.training.engine import Paths, train
 from attdistill.training.recipes import TRAINED_IDS
 
@@ -20,8 +20,7 @@ from attdistill.training.recipes import TRAINED_IDS
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_id", choices=TRAINED_IDS)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    add_params_arguments(ap)
     ap.add_argument("--index", default="data/raw/index.json")
     ap.add_argument("--frames", default="data/frames")
     ap.add_argument("--flow", default="data/flow")
@@ -39,10 +38,8 @@ def main(argv=None) -> int:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
                os.path.abspath(__file__), *argv]
         os.execv(sys.executable, cmd)
-    try:
-        params = load_params(args.params, args.set)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    params = params_from_cli(args)
+    if params is None:
         return 2
     paths = Paths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow),
                   out=Path(args.out or f"models/{args.model_id}"),

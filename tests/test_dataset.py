@@ -23,8 +23,8 @@ from torch.utils.data import RandomSampler
 
 from attdistill.config import AugmentConfig, ClipConfig
 from attdistill.data import transforms as TF
-from attdistill.data.dataset import (ClipDataset, all_clip_starts, clip_indices, collate_test, make_generator, make_loader,
-                                     seed_worker)
+from attdistill.data.dataset import (ClipDataset, all_clip_starts, clip_indices, collate_test, make_generator,
+                                     make_loader)
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.data.packs import write_pack
 

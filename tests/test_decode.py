@@ -109,3 +109,17 @@ def test_bad_files_raise_video_error(tmp_path, kind, reason):
         path.write_bytes(good[: len(good) // 3])
     with pytest.raises(VideoError, match=reason):
         read_video(path, fps=24, size=(32, 24))
+
+
+def test_opencv_reads_what_decord_opens_but_mis_decodes(tmp_path):
+    """decord 0.6.0 opens a 48-px-wide XviD stream but fails on its frames ("from_size == to_size"); the
+    reader falls back to OpenCV instead of skipping a good video."""
+    path = tmp_path / "narrow.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"XVID"), 24, (48, 40))
+    for i in range(10):
+        w.write(np.full((40, 48, 3), 20 * i, np.uint8))
+    w.release()
+    frames, info = read_video(path)
+    assert frames.shape == (10, 40, 48, 3)
+    assert abs(int(frames[5].mean()) - 100) <= 4
+    assert info.backend == "opencv"

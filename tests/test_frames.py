@@ -231,3 +231,13 @@ def test_unexpected_error_stops_the_run_with_the_video_id(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match=f"{index.videos[0].video_id}: ZeroDivisionError"):
         extract_frames(index, tmp_path / "frames", CFG, report=tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()               # no report claims success
+
+
+def test_cli_fails_when_every_video_is_skipped(tmp_path):
+    """A whole dataset that cannot be decoded is a systematic problem: the stage fails and says why."""
+    make_index(tmp_path, n=2, bad={0: "empty", 1: "empty"})
+    params = write_params(tmp_path / "params.yaml")
+    r = run_stage("--params", str(params), "--index", "index.json", "--out", "frames",
+                  "--report", "reports/frames_skipped.json", cwd=tmp_path)
+    assert r.returncode == 1 and "all 2 videos were skipped" in r.stderr
+    assert len(json.loads((tmp_path / "reports" / "frames_skipped.json").read_text())) == 2

@@ -475,6 +475,24 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | tuple[s
     return params_from_dict(data, overrides)
 
 
+def add_params_arguments(ap) -> None:
+    """``--params FILE`` and repeatable ``-S key=value`` (as ``dvc exp run -S`` writes them) for a stage CLI."""
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+
+
+def params_from_cli(args) -> Params | None:
+    """Load and validate the params named by :func:`add_params_arguments`; on a bad value print ``error: ...``
+    to stderr and return None (the stage exits with code 2 before any work)."""
+    import sys
+
+    try:
+        return load_params(args.params, getattr(args, "set", ()))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m attdistill.config [params.yaml]``: validate and print the resolved configuration."""
     import argparse
@@ -483,11 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("params", nargs="?", default="params.yaml")
     ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE")
-    args = ap.parse_args(argv)
-    try:
-        p = load_params(args.params, args.set)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    p = params_from_cli(ap.parse_args(argv))
+    if p is None:
         return 2
     yaml.safe_dump(p.to_dict(), sys.stdout, sort_keys=False)
     return 0

@@ -179,5 +179,13 @@ def read_video(path: str | os.PathLike, fps: float | None = None, size: tuple[in
         return _read_opencv(path, fps, size, reason=str(exc).splitlines()[0][:120] or type(exc).__name__)
     try:
         return _read_decord(path, vr, fps, size, chunk)
+    except VideoError as exc:
+        # decord opened the file but could not decode it. Seen here: decord 0.6.0 mis-sizes frames whose width
+        # is not a multiple of 32 for some XviD streams ("from_size == to_size (7680 vs. 5760)" at 48 px).
+        # OpenCV's FFmpeg reader decodes those; a truly corrupt file fails there too and is skipped.
+        try:
+            return _read_opencv(path, fps, size, reason=str(exc).split(": ", 1)[-1][:120])
+        except VideoError:
+            raise exc from None
     finally:
         del vr

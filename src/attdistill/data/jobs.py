@@ -57,6 +57,16 @@ class JobSummary:
     shard: tuple[int, int] = (0, 1)
     report: str = ""
 
+    @property
+    def all_failed(self) -> bool:
+        """Every video of the dataset was skipped: a systematic problem (codec, paths), not a few bad files.
+        (A shard of a sharded run may legitimately hold only bad videos, so this looks at unsharded runs.)"""
+        return self.shard[1] == 1 and self.total > 0 and self.done + self.present == 0
+
+    def failure_message(self) -> str:
+        first = self.skipped[0]["reason"] if self.skipped else "?"
+        return (f"all {self.total} videos were skipped (see {self.report}); the first reason: {first}")
+
     def as_dict(self) -> dict:
         return {"total": self.total, "done": self.done, "present": self.present, "skipped": len(self.skipped),
                 "shard": f"{self.shard[0]}/{self.shard[1]}", "report": self.report}

@@ -338,6 +338,13 @@ def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
         (line,) = ax.plot(steps + 1, vals, marker="o", label=f"{mid}: test mean class acc. (middle clip)")
         last_epoch = max(last_epoch, int(steps[-1]) + 1)
         drawn += 1
+        # the same model trained longer (README "Training budget"): reports/long_budget/<id>, when present
+        long_path = reports_dir / "long_budget" / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
+        if long_path.exists():
+            lsteps, lvals = read_tsv(long_path)
+            ax.plot(lsteps + 1, lvals, color=line.get_color(), linestyle="--", marker=".", alpha=0.7,
+                    label=f"{mid}: same, {int(lsteps[-1]) + 1}-epoch run (long budget)")
+            last_epoch = max(last_epoch, int(lsteps[-1]) + 1)
         mpath = reports_dir / "eval" / mid / "metrics.json"
         try:
             final = float(_load_json(mpath)["mean_class"])

@@ -192,9 +192,12 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
     common = dict(frames_dir=paths.frames, flow_dir=paths.flow, seed=params.seed, exclude=exclude,
                   cache=small_enough_to_cache(paths))
     train_ds = ClipDataset(index, "train", recipe.modality, params.clip, params.augment, train=True, **common)
+    val_ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, train=False, **common)
+    if len(train_ds) == 0 or len(val_ds) == 0:
+        raise RuntimeError(f"{model_id}: no usable {'training' if len(train_ds) == 0 else 'test'} videos in "
+                           f"{paths.index} (all excluded by the skip reports {', '.join(map(str, paths.skipped))}?)")
     if tp.workers > 0:
         train_ds.preload()  # decoded once, shared by forked workers instead of re-decoded every epoch
-    val_ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, train=False, **common)
 
     # ---------------------------------------------------------------- model, teachers
     torch.manual_seed(params.seed)  # identical initial weights on every rank and every run
@@ -227,7 +230,7 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
     fp = fingerprint({**run_config(recipe, params), "teachers": teacher_digest, "world_size": env.world_size})
     resume_path = paths.out / "resume.pt"
     state = load_resume(resume_path, fp)
-    start_epoch, live_step, history = 0, 0, []
+    start_epoch, history = 0, []
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
