@@ -6,9 +6,9 @@
 
 ``flow.method`` (tvl1 | dis | farneback) with its parameters, clipped to +-``flow.bound`` and quantised to uint8.
 With ``flow.reverse: backward`` test videos also get the flow of the time-reversed video in ``--reversed-out``
-(always created; empty with ``negate``). Parameters are validated before any work (exit code 2). A missing or
-corrupt frame pack is skipped and reported (the report is always written). Resume, sharding and report merging
-as in stages/frames.py. See docs/flow.md.
+(always created; only a README.txt in it with ``negate``). Parameters are validated before any work (exit
+code 2). A missing or corrupt frame pack is skipped and reported (the report is always written). Resume,
+sharding and report merging as in stages/frames.py. See docs/flow.md.
 """
 
 import argparse

@@ -145,7 +145,8 @@ def test_negate_mode_computes_no_reversed_flow(tmp_path):
     index = make_frames_index(tmp_path, n=2)
     cfg = dc.replace(FAST, reverse="negate")
     F.compute_flow_packs(index, tmp_path / "frames", tmp_path / "flow", cfg, reversed_dir=tmp_path / "rev")
-    assert (tmp_path / "rev").is_dir() and not any((tmp_path / "rev").iterdir())
+    assert [p.name for p in (tmp_path / "rev").iterdir()] == ["README.txt"]
+    assert "negate" in (tmp_path / "rev" / "README.txt").read_text()
     assert len(list((tmp_path / "flow").rglob("*.pack"))) == 2
 
 

@@ -216,8 +216,9 @@ def compute_flow_packs(index: VideoIndex, frames_dir: str | os.PathLike, out_dir
     """Flow packs for every video of this shard: ``out_dir/<video_id>.pack`` (N - 1 fields, channels x, y).
 
     With ``cfg.reverse == "backward"`` test videos also get ``reversed_dir/<video_id>.pack`` (field j = flow
-    between frames j and j + 1 of the reversed video). ``reversed_dir`` is always created (empty with
-    ``negate``); ``None`` means ``<out_dir>_reversed``. A missing or corrupt frame pack is skipped and reported.
+    between frames j and j + 1 of the reversed video). ``reversed_dir`` is always created, with a README.txt
+    saying what it holds (only that with ``negate``); ``None`` means ``<out_dir>_reversed``. A missing or
+    corrupt frame pack is skipped and reported.
     ``encoding`` / ``quality``: per-component image encoding in the packs (png lossless, or jpg at ``quality``).
     """
     # per-component encoding inside a flow pack (flow.encoding): PNG is lossless, so a stored field dequantises to
@@ -230,6 +231,12 @@ def compute_flow_packs(index: VideoIndex, frames_dir: str | os.PathLike, out_dir
     reversed_dir = Path(reversed_dir) if reversed_dir is not None else out_dir.with_name(out_dir.name + "_reversed")
     out_dir.mkdir(parents=True, exist_ok=True)
     reversed_dir.mkdir(parents=True, exist_ok=True)
+    # a note in the folder says what it holds (and keeps it non-empty: DVC warns on empty outputs)
+    note = (f"flow.reverse: {cfg.reverse}. " + ("Test videos' time-reversed flow packs, <video_id>.pack.\n"
+            if cfg.reverse == "backward" else "Nothing computed: readers negate the forward flow "
+            "(attdistill.flow.reverse_by_negation).\n"))
+    if not (reversed_dir / "README.txt").is_file() or (reversed_dir / "README.txt").read_text() != note:
+        (reversed_dir / "README.txt").write_text(note)
     dirs = dict(out_dir=out_dir, reversed_dir=reversed_dir, cfg=cfg, encoding=encoding, quality=quality)
     return run_jobs(index.videos, functools.partial(_flow_job, frames_dir=frames_dir, **dirs),
                     is_complete=functools.partial(_is_complete, frames_dir=frames_dir, **dirs),
