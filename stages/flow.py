@@ -31,23 +31,18 @@ def main(argv=None) -> int:
     if params is None:
         return 2
 
-    from attdistill.data.index import VideoIndex
-    from attdistill.data.jobs import parse_shard
+    from attdistill.data.jobs import open_sharded_index
     from attdistill.flow import compute_flow_packs
 
     try:
-        shard = parse_shard(args.shard)
-        index = VideoIndex.load(args.index)
+        index, shard = open_sharded_index(args.index, args.shard)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = compute_flow_packs(index, args.frames, args.out, params.flow, reversed_dir=args.reversed_out,
                                  shard=shard, report=args.report)
     print(f"flow ({params.flow.method}): {summary} -> {args.out}, {args.reversed_out}; skip report {summary.report}")
-    if summary.all_failed:
-        print(f"error: {summary.failure_message()}", file=sys.stderr)
-        return 1
-    return 0
+    return summary.exit_code()
 
 
 if __name__ == "__main__":

@@ -30,21 +30,16 @@ def main(argv=None) -> int:
         return 2
 
     from attdistill.data.frames import extract_frames
-    from attdistill.data.index import VideoIndex
-    from attdistill.data.jobs import parse_shard
+    from attdistill.data.jobs import open_sharded_index
 
     try:
-        shard = parse_shard(args.shard)
-        index = VideoIndex.load(args.index)
+        index, shard = open_sharded_index(args.index, args.shard)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = extract_frames(index, args.out, params.frames, base=args.base, shard=shard, report=args.report)
     print(f"frames: {summary} -> {args.out}; skip report {summary.report}")
-    if summary.all_failed:
-        print(f"error: {summary.failure_message()}", file=sys.stderr)
-        return 1
-    return 0
+    return summary.exit_code()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 SPLIT_FILE_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<k>[123])\.txt$")
 _SPLIT_OF = {"1": "train", "2": "test"}
@@ -90,10 +90,8 @@ def parse_hmdb51(splits_dir: str | os.PathLike, videos_dir: str | os.PathLike, s
             records.append(VideoRecord(video_id=str(Path(rel).with_suffix("").as_posix()), path=rel,
                                        label=label, split=_SPLIT_OF[k]))
     if missing:
-        shown = ", ".join(missing[:_MAX_LISTED])
-        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
         raise FileNotFoundError(f"{len(missing)} video(s) listed in {splits_dir} (split {split}) are missing "
-                                f"under {videos_root}: {shown}{more}")
+                                f"under {videos_root}: {list_some(missing, _MAX_LISTED)}")
     if not records:
         raise HMDB51FormatError(f"{splits_dir}: split {split} lists no videos")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,

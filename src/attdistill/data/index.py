@@ -131,6 +131,12 @@ def permutation_from_names(classes: list[str], rename: dict[str, str]) -> list[i
     return [pos[rename.get(c, c)] for c in classes]
 
 
+def list_some(items: list[str], limit: int = 5) -> str:
+    """``"a, b, c and 7 more"``: the first ``limit`` items of a list an error message names."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def shard(items: Iterable, k: int, n: int) -> list:
     """Items of shard ``k`` of ``n`` (0-based, round-robin in the given order): each item in exactly one shard."""
     if not 0 <= k < n:

@@ -67,6 +67,13 @@ class JobSummary:
         first = self.skipped[0]["reason"] if self.skipped else "?"
         return (f"all {self.total} videos were skipped (see {self.report}); the first reason: {first}")
 
+    def exit_code(self) -> int:
+        """A stage's exit status: 1 (the reason on stderr) when every video failed, else 0."""
+        if self.all_failed:
+            print(f"error: {self.failure_message()}", file=sys.stderr)
+            return 1
+        return 0
+
     def as_dict(self) -> dict:
         return {"total": self.total, "done": self.done, "present": self.present, "skipped": len(self.skipped),
                 "shard": f"{self.shard[0]}/{self.shard[1]}", "report": self.report}
@@ -92,6 +99,13 @@ def parse_shard(text: str | None = None, env: Mapping[str, str] | None = None) -
     if not 0 <= k < n:
         raise ValueError(f"shard {text!r}: need 0 <= k < N")
     return (k, n)
+
+
+def open_sharded_index(index_path: str | os.PathLike, shard_text: str | None = None):
+    """``(VideoIndex, (k, n))`` for a per-video stage: the index file and this process's shard
+    (:func:`parse_shard`). Raises OSError / ValueError with a readable message."""
+    from attdistill.data.index import VideoIndex
+    return VideoIndex.load(index_path), parse_shard(shard_text)
 
 
 def shard_report_path(report: str | os.PathLike, shard: tuple[int, int]) -> Path:

@@ -26,7 +26,7 @@ import os
 import re
 from pathlib import Path
 
-from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 ANNOTATION_NAMES = {
     "labels": ("something-something-v2-labels.json", "labels.json"),
@@ -136,9 +136,7 @@ def parse_ssv2(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLike
                 continue
             records.append(VideoRecord(video_id=vid, path=rel, label=label, split=split_name))
     if missing:
-        shown = ", ".join(missing[:_MAX_LISTED])
-        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
-        raise FileNotFoundError(f"{len(missing)} 20BN-V2 video(s) are missing under {videos_root}: {shown}{more}")
+        raise FileNotFoundError(f"{len(missing)} 20BN-V2 video(s) are missing under {videos_root}: {list_some(missing, _MAX_LISTED)}")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,
                        flip_map=flip_map_from_templates(classes), flip_invariant=False, metric="top1")
     index.validate()

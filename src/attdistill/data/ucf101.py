@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 _GROUP_RE = re.compile(r"_g(\d+)_c(\d+)$", re.IGNORECASE)
@@ -148,11 +148,9 @@ def parse_ucf101(splits_dir: str | os.PathLike, videos_dir: str | os.PathLike, s
             records.append(VideoRecord(video_id=str(Path(rel).with_suffix("").as_posix()), path=rel,
                                        label=label, split=split_name, group=group_of(rel)))
     if missing:
-        shown = ", ".join(missing[:_MAX_LISTED])
-        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
         raise FileNotFoundError(
             f"{len(missing)} video(s) listed in {splits_dir} (split {split}) are missing under {videos_root}: "
-            f"{shown}{more}")
+            f"{list_some(missing, _MAX_LISTED)}")
     if not records:
         raise SplitFormatError(f"{splits_dir}: split {split} lists no videos")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,

@@ -62,6 +62,18 @@ def _warn(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------- readers
+def _read_curve(path: Path, consequence: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`read_tsv`, or None with a warning ("<path> is missing / unreadable; <consequence>")."""
+    if not path.exists():
+        _warn(f"{path} is missing; {consequence}")
+        return None
+    try:
+        return read_tsv(path)
+    except (OSError, ValueError, KeyError) as exc:
+        _warn(f"cannot read {path} ({exc}); {consequence}")
+        return None
+
+
 def read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A dvclive metric file (``step<TAB>value``; extra columns such as timestamp ignored) -> (steps, values)."""
     with open(path, newline="") as fh:
@@ -289,15 +301,10 @@ def training_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
     for n, mid in enumerate(ids):
         base = train_dir / mid / "plots" / "metrics"
         for ax, rel in ((ax_l, "train/loss.tsv"), (ax_a, "test/mean_class.tsv")):
-            path = base / rel
-            if not path.exists():
-                _warn(f"training curves: {path} is missing; {mid} left out of that panel")
+            curve = _read_curve(base / rel, f"training curves: {mid} left out of that panel")
+            if curve is None:
                 continue
-            try:
-                steps, vals = read_tsv(path)
-            except (OSError, ValueError, KeyError) as exc:
-                _warn(f"training curves: cannot read {path} ({exc})")
-                continue
+            steps, vals = curve
             ax.plot(steps + 1, vals, marker=".", label=mid, color=colors[n % len(colors)])   # step = epoch - 1
             drawn += 1
     if not drawn:
@@ -326,15 +333,11 @@ def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn, last_epoch = 0, 1
     for mid in ids:
-        path = reports_dir / "train" / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
-        if not path.exists():
-            _warn(f"accuracy-vs-epochs: {path} is missing; {mid} left out")
+        curve = _read_curve(reports_dir / "train" / mid / "plots" / "metrics" / "test" / "mean_class.tsv",
+                            f"accuracy-vs-epochs: {mid} left out")
+        if curve is None:
             continue
-        try:
-            steps, vals = read_tsv(path)
-        except (OSError, ValueError, KeyError) as exc:
-            _warn(f"accuracy-vs-epochs: cannot read {path} ({exc}); {mid} left out")
-            continue
+        steps, vals = curve
         (line,) = ax.plot(steps + 1, vals, marker="o", label=f"{mid}: test mean class acc. (middle clip)")
         last_epoch = max(last_epoch, int(steps[-1]) + 1)
         drawn += 1
