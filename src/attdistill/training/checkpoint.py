@@ -5,10 +5,10 @@ Two kinds of file per trained model (``models/<id>/``):
 * ``model.pt`` — the final weights plus ``arch`` (what :func:`attdistill.models.build_model` needs to rebuild
   the network without params.yaml), the class names and the training metadata. ``predict`` and ``evaluate`` load
   this file alone.
-* ``resume.pt`` — written every epoch (a DVC ``persist`` output): model, optimizer, scheduler, RNG states, epoch,
-  the dvclive step and a fingerprint of the configuration. A rerun of a killed stage resumes from it when the
-  fingerprint matches; a checkpoint of a *finished* run or of another configuration is ignored (DVC reruns a
-  finished stage only when something it depends on changed).
+* ``resume.pt`` — written every epoch beside model.pt (not a DVC output, so DVC never deletes it): model,
+  optimizer, scheduler, RNG states, epoch, the dvclive step and a fingerprint of the configuration. A rerun of a
+  killed stage resumes from it when the fingerprint matches; a checkpoint of a *finished* run or of another
+  configuration is ignored (DVC reruns a finished stage only when something it depends on changed).
 """
 
 from __future__ import annotations

@@ -314,8 +314,10 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
     summary = {"model_id": model_id, "epochs": tp.epochs, "world_size": env.world_size,
                "history": history, "rank_weight_digests": digests, "fingerprint": fp}
     if env.is_main:
+        # no wall-clock times in model.pt: the same run gives the same bytes, so DVC skips unchanged downstream stages
+        curves = [{k: v for k, v in h.items() if k != "epoch_time_s"} for h in history]
         save_model(paths.out / "model.pt", model, recipe.arch, index.classes,
-                   {"model_id": model_id, "history": history, "fingerprint": fp, "world_size": env.world_size,
+                   {"model_id": model_id, "history": curves, "fingerprint": fp, "world_size": env.world_size,
                     "rank_weight_digests": digests, "teachers": teacher_digest,
                    # the input format predict.py must reproduce for this model
                    "frames": {"fps": params.frames.fps, "width": params.frames.width, "height": params.frames.height},
