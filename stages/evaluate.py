@@ -2,10 +2,15 @@
 
     python stages/evaluate.py MODEL_ID     # top-1/top-5/mean class, reversed time, confusion, attention maps
     python stages/evaluate.py --fusion     # two-stream (rgb-none + flow-none), distill+flow (student + teacher)
+
+``--models`` / ``--reports`` / ``--data-out`` evaluate models kept elsewhere, e.g. the long-budget runs of the
+README: ``python stages/evaluate.py distill --models models/long_budget --reports reports/long_budget/eval
+--data-out data/eval_long_budget``.
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.data.index import VideoIndex
@@ -19,13 +24,16 @@ def main(argv=None) -> int:
     ap.add_argument("--fusion", action="store_true")
     add_params_arguments(ap)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--models", default="models", help="folder of MODEL_ID/model.pt (and teacher/model.pt)")
+    ap.add_argument("--reports", default="reports/eval", help="metrics and confusion go to REPORTS/MODEL_ID/")
+    ap.add_argument("--data-out", default="data/eval", help="scores and attention maps go to DATA_OUT/MODEL_ID/")
     args = ap.parse_args(argv)
     if bool(args.model_id) == args.fusion:
         ap.error("give a MODEL_ID or --fusion")
     params = params_from_cli(args)
     if params is None:
         return 2
-    paths = EvalPaths()
+    paths = EvalPaths(models=Path(args.models), reports=Path(args.reports), data_out=Path(args.data_out))
     if args.fusion:
         index = VideoIndex.load(paths.index)
         pairs = {"two-stream": ["rgb-none", "flow-none"], "distill+flow": ["distill", f"flow-{params.attention}"]}

@@ -110,3 +110,14 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
     assert {"teacher", "distill", "mfr", "reference_attention"} <= changed
     assert not changed & {"download", "frames", "flow", "feature_distill"}
     assert not any(s.startswith("baselines@") for s in changed)
+
+
+def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
+    """`stages/evaluate.py ID --models/--reports/--data-out` (the README's long-budget evaluation) gives, on the
+    pipeline's own model, exactly the pipeline's metrics, written where it was told."""
+    root, env = tiny_repo
+    run([sys.executable, "stages/evaluate.py", "distill", "--models", "models", "--reports", str(tmp_path / "r"),
+         "--data-out", str(tmp_path / "d")], root, env)
+    ours = json.loads((tmp_path / "r" / "distill" / "metrics.json").read_text())
+    assert ours == json.loads((root / "reports" / "eval" / "distill" / "metrics.json").read_text())
+    assert (tmp_path / "d" / "distill" / "maps.npz").is_file()
