@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from attdistill.training.checkpoint import load_model_file
+from attdistill.training.checkpoint import atomic_save, load_model_file
 from attdistill.training.engine import Interrupted, Paths, train
 from attdistill.training.recipes import TRAINED_IDS, load_frozen, make_recipe
 from attdistill.training.teacher import select_teacher
@@ -54,6 +54,20 @@ def test_same_config_twice_gives_identical_weights(tiny):
     # and a different seed gives different weights (the check above can fail)
     train("rgb-prob-atten", tiny_params(seed=1), paths_for(tiny, "rgb-prob-atten", "c"))
     assert digest(tiny / "modelsc" / "rgb-prob-atten" / "model.pt") != a
+
+
+def test_saved_bytes_depend_only_on_the_object(tmp_path):
+    """Two saves of one object to different files, in a child process (another pid) and here, are the same bytes:
+    nothing of the file name or the process leaks into a checkpoint, so a re-run leaves DVC's hash unchanged."""
+    obj = {"w": torch.arange(6.0).reshape(2, 3), "meta": {"id": "x"}}
+    atomic_save(obj, tmp_path / "a" / "model.pt")
+    atomic_save(obj, tmp_path / "other.pt")
+    code = ("import torch, sys; from attdistill.training.checkpoint import atomic_save; "
+            "atomic_save({'w': torch.arange(6.0).reshape(2, 3), 'meta': {'id': 'x'}}, sys.argv[1])")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "child.pt")], check=True, timeout=120)
+    data = {p.name: p.read_bytes() for p in (tmp_path / "a" / "model.pt", tmp_path / "other.pt", tmp_path / "child.pt")}
+    assert data["model.pt"] == data["other.pt"] == data["child.pt"]
+    assert torch.equal(torch.load(tmp_path / "child.pt")["w"], obj["w"])
 
 
 def test_interrupted_and_resumed_run_is_bit_identical(tiny):

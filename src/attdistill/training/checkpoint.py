@@ -26,7 +26,10 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
+    # torch.save(obj, <path>) names the zip's records after the file (here the temp name, pid included); through a
+    # file object they are always "archive/...", so the same object gives the same bytes in any run and any place
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
     os.replace(tmp, path)
 
 
