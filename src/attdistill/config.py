@@ -189,6 +189,7 @@ class FlowConfig:
 
     def validate(self, key: str) -> None:
         _check(self.bound > 0, f"{key}.bound", "must be > 0")
+        _check(1 <= self.quality <= 100, f"{key}.quality", "must be in [1, 100]")
         _check(self.workers >= 1, f"{key}.workers", "must be >= 1")
 
 

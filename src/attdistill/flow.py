@@ -142,18 +142,15 @@ def pair_flows(pack: Pack, order: list[int], cfg: FlowConfig) -> Iterator[np.nda
         prev = nxt
 
 
-def flow_meta(cfg: FlowConfig, direction: str, frames: int, encoding: str | None = None,
-              quality: int | None = None) -> dict:
-    encoding = encoding or cfg.encoding
-    quality = quality or cfg.quality
+def flow_meta(cfg: FlowConfig, direction: str, frames: int) -> dict:
     """Pack meta: how the flow was made (a resumed run reuses only packs whose meta matches).
 
     ``direction`` is "forward" or "reversed"; ``frames`` is the frame count N of the source frame pack.
     """
     params = {"tvl1": cfg.tvl1, "dis": cfg.dis, "farneback": cfg.farneback}[cfg.method]
     return {"method": cfg.method, "bound": float(cfg.bound), "params": dict(vars(params)),
-            "direction": direction, "frames": frames, "encoding": encoding,
-            "quality": quality if encoding == "jpg" else None}
+            "direction": direction, "frames": frames, "encoding": cfg.encoding,
+            "quality": cfg.quality if cfg.encoding == "jpg" else None}
 
 
 def pack_path(out_dir: str | os.PathLike, video_id: str) -> Path:
@@ -180,53 +177,47 @@ def _outputs(record: VideoRecord, *, out_dir: Path, reversed_dir: Path, cfg: Flo
     return outs
 
 
-def _flow_job(record: VideoRecord, *, frames_dir: Path, out_dir: Path, reversed_dir: Path, cfg: FlowConfig,
-              encoding: str, quality: int) -> None:
+def _flow_job(record: VideoRecord, *, frames_dir: Path, out_dir: Path, reversed_dir: Path, cfg: FlowConfig) -> None:
     """Write the forward (and, for test videos, reversed) flow pack of one video; only the missing ones."""
     with Pack(pack_path(frames_dir, record.video_id)) as pack:   # PackError if missing/corrupt -> skipped
         n = len(pack)
         if n < 2:
             raise VideoError(f"{record.video_id}: {n} frame(s), flow needs at least 2")
         for path, direction in _outputs(record, out_dir=out_dir, reversed_dir=reversed_dir, cfg=cfg):
-            meta = flow_meta(cfg, direction, n, encoding, quality)
+            meta = flow_meta(cfg, direction, n)
             if pack_complete(path, meta, n - 1):
                 continue
             order = list(range(n)) if direction == "forward" else list(range(n - 1, -1, -1))
-            write_pack(path, pair_flows(pack, order, cfg), encoding, quality, meta)
+            write_pack(path, pair_flows(pack, order, cfg), cfg.encoding, cfg.quality, meta)
 
 
 def _is_complete(record: VideoRecord, *, frames_dir: Path, out_dir: Path, reversed_dir: Path,
-                 cfg: FlowConfig, encoding: str, quality: int) -> bool:
+                 cfg: FlowConfig) -> bool:
     n = _frame_count(frames_dir, record)
     if n is None or n < 2:
         return False
-    return all(pack_complete(path, flow_meta(cfg, direction, n, encoding, quality), n - 1)
+    return all(pack_complete(path, flow_meta(cfg, direction, n), n - 1)
                for path, direction in _outputs(record, out_dir=out_dir, reversed_dir=reversed_dir, cfg=cfg))
 
 
-def _output_paths(record: VideoRecord, *, out_dir: Path, reversed_dir: Path, cfg: FlowConfig, **_) -> list[Path]:
+def _output_paths(record: VideoRecord, *, out_dir: Path, reversed_dir: Path, cfg: FlowConfig) -> list[Path]:
     return [p for p, _ in _outputs(record, out_dir=out_dir, reversed_dir=reversed_dir, cfg=cfg)]
 
 
 def compute_flow_packs(index: VideoIndex, frames_dir: str | os.PathLike, out_dir: str | os.PathLike,
                        cfg: FlowConfig, *, reversed_dir: str | os.PathLike | None = None,
                        shard: tuple[int, int] = (0, 1), report: str | os.PathLike | None = None,
-                       progress: bool | None = None, encoding: str | None = None,
-                       quality: int | None = None) -> JobSummary:
+                       progress: bool | None = None) -> JobSummary:
     """Flow packs for every video of this shard: ``out_dir/<video_id>.pack`` (N - 1 fields, channels x, y).
 
     With ``cfg.reverse == "backward"`` test videos also get ``reversed_dir/<video_id>.pack`` (field j = flow
     between frames j and j + 1 of the reversed video). ``reversed_dir`` is always created, with a README.txt
     saying what it holds (only that with ``negate``); ``None`` means ``<out_dir>_reversed``. A missing or
     corrupt frame pack is skipped and reported.
-    ``encoding`` / ``quality``: per-component image encoding in the packs (png lossless, or jpg at ``quality``).
+    ``cfg.encoding`` / ``cfg.quality``: per-component image encoding in the packs. PNG is lossless, so a stored
+    field dequantises to within bound / 255 px of the computed one; JPEG (the denseflow habit) is ~2.4x smaller at
+    quality 95 but adds ringing at motion boundaries (docs/flow.md).
     """
-    # per-component encoding inside a flow pack (flow.encoding): PNG is lossless, so a stored field dequantises to
-    # within bound / 255 px of the computed one; JPEG (the denseflow habit) is ~2.4x smaller at quality 95 but adds
-    # ringing at motion boundaries (docs/flow.md)
-    encoding, quality = encoding or cfg.encoding, quality or cfg.quality
-    if encoding not in ("jpg", "png"):
-        raise ValueError(f"flow pack encoding {encoding!r} is not valid; valid values: jpg, png")
     frames_dir, out_dir = Path(frames_dir), Path(out_dir)
     reversed_dir = Path(reversed_dir) if reversed_dir is not None else out_dir.with_name(out_dir.name + "_reversed")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +228,7 @@ def compute_flow_packs(index: VideoIndex, frames_dir: str | os.PathLike, out_dir
             "(attdistill.flow.reverse_by_negation).\n"))
     if not (reversed_dir / "README.txt").is_file() or (reversed_dir / "README.txt").read_text() != note:
         (reversed_dir / "README.txt").write_text(note)
-    dirs = dict(out_dir=out_dir, reversed_dir=reversed_dir, cfg=cfg, encoding=encoding, quality=quality)
+    dirs = dict(out_dir=out_dir, reversed_dir=reversed_dir, cfg=cfg)
     return run_jobs(index.videos, functools.partial(_flow_job, frames_dir=frames_dir, **dirs),
                     is_complete=functools.partial(_is_complete, frames_dir=frames_dir, **dirs),
                     outputs=functools.partial(_output_paths, **dirs), workers=cfg.workers, shard=shard,

@@ -352,7 +352,7 @@ def make_loader(ds: torch.utils.data.Dataset, batch_size: int, sampler, workers:
     """A seeded DataLoader. Workers are *spawned*, not forked: a fork copies OpenCV's and OpenMP's thread pools in
     whatever state the parent left them, which deadlocks workers once the parent has used them (seen here in
     the test suite). Spawned workers receive the dataset pickled (packs reopened lazily, a preloaded cache copied)."""
-    kwargs = {"multiprocessing_context": "spawn", "persistent_workers": True} if workers > 0 else {}
+    kwargs = {"multiprocessing_context": "spawn"} if workers > 0 else {}
     return torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers,
                                        worker_init_fn=seed_worker, generator=make_generator(seed),
                                        drop_last=drop_last, pin_memory=pin_memory, **kwargs)

@@ -26,7 +26,6 @@ from pathlib import Path
 from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 NUM_ACTIONS = 106
-_MAX_LISTED = 5
 
 
 class EGTEAFormatError(ValueError):
@@ -101,7 +100,7 @@ def parse_egtea(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLik
             records.append(VideoRecord(video_id=rel[:-4], path=rel, label=action - 1, split=split_name))
     if missing:
         raise FileNotFoundError(f"{len(missing)} EGTEA clip(s) of split {split} are missing under {videos_root} "
-                                f"(looked for <session>/<clip>.mp4 and <clip>.mp4): {list_some(missing, _MAX_LISTED)}")
+                                f"(looked for <session>/<clip>.mp4 and <clip>.mp4): {list_some(missing)}")
     if not records:
         raise EGTEAFormatError(f"{ann}: split {split} lists no clips")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,

@@ -91,7 +91,7 @@ def parse_hmdb51(splits_dir: str | os.PathLike, videos_dir: str | os.PathLike, s
                                        label=label, split=_SPLIT_OF[k]))
     if missing:
         raise FileNotFoundError(f"{len(missing)} video(s) listed in {splits_dir} (split {split}) are missing "
-                                f"under {videos_root}: {list_some(missing, _MAX_LISTED)}")
+                                f"under {videos_root}: {list_some(missing)}")
     if not records:
         raise HMDB51FormatError(f"{splits_dir}: split {split} lists no videos")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,

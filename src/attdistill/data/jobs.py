@@ -39,7 +39,7 @@ import cv2
 from tqdm import tqdm
 
 from attdistill.data.decode import VideoError
-from attdistill.data.index import VideoRecord, shard as shard_items
+from attdistill.data.index import VideoIndex, VideoRecord, shard as shard_items
 from attdistill.data.packs import Pack, PackError
 
 # Errors that mean "this video's data is bad": the video is skipped and reported, the stage succeeds.
@@ -101,10 +101,10 @@ def parse_shard(text: str | None = None, env: Mapping[str, str] | None = None) -
     return (k, n)
 
 
-def open_sharded_index(index_path: str | os.PathLike, shard_text: str | None = None):
+def open_sharded_index(index_path: str | os.PathLike,
+                       shard_text: str | None = None) -> tuple[VideoIndex, tuple[int, int]]:
     """``(VideoIndex, (k, n))`` for a per-video stage: the index file and this process's shard
     (:func:`parse_shard`). Raises OSError / ValueError with a readable message."""
-    from attdistill.data.index import VideoIndex
     return VideoIndex.load(index_path), parse_shard(shard_text)
 
 

@@ -34,7 +34,6 @@ ANNOTATION_NAMES = {
     "validation": ("something-something-v2-validation.json", "validation.json"),
 }
 NUM_TEMPLATES = 174
-_MAX_LISTED = 5
 _LR = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 
 
@@ -136,7 +135,8 @@ def parse_ssv2(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLike
                 continue
             records.append(VideoRecord(video_id=vid, path=rel, label=label, split=split_name))
     if missing:
-        raise FileNotFoundError(f"{len(missing)} 20BN-V2 video(s) are missing under {videos_root}: {list_some(missing, _MAX_LISTED)}")
+        raise FileNotFoundError(f"{len(missing)} 20BN-V2 video(s) are missing under {videos_root}: "
+                                f"{list_some(missing)}")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,
                        flip_map=flip_map_from_templates(classes), flip_invariant=False, metric="top1")
     index.validate()

@@ -332,7 +332,8 @@ def sample_video(cfg: SyntheticConfig, seed: int, cls: SyntheticClass, group: in
             state[axis] = np.full(T, mid[axis] + sign * rate * tau[frame])
         else:
             state[axis] = np.full(T, mid[axis])
-    actor = ObjectSpec(cls.kind, _object_color(rng, (cfg.kinds.index(cls.kind), len(cfg.kinds))), _texture(rng), state["x"], state["y"],
+    hue_family = (cfg.kinds.index(cls.kind), len(cfg.kinds))
+    actor = ObjectSpec(cls.kind, _object_color(rng, hue_family), _texture(rng), state["x"], state["y"],
                        np.exp(state["logr"]), state["angle"])
 
     # ---- appearance jitter and camera (class-independent)

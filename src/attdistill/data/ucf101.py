@@ -31,7 +31,6 @@ from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 _GROUP_RE = re.compile(r"_g(\d+)_c(\d+)$", re.IGNORECASE)
-_MAX_LISTED = 5
 
 
 class SplitFormatError(ValueError):
@@ -150,7 +149,7 @@ def parse_ucf101(splits_dir: str | os.PathLike, videos_dir: str | os.PathLike, s
     if missing:
         raise FileNotFoundError(
             f"{len(missing)} video(s) listed in {splits_dir} (split {split}) are missing under {videos_root}: "
-            f"{list_some(missing, _MAX_LISTED)}")
+            f"{list_some(missing)}")
     if not records:
         raise SplitFormatError(f"{splits_dir}: split {split} lists no videos")
     index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,

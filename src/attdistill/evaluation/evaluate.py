@@ -94,9 +94,9 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths = EvalPaths()
                        ("cpu" if device == "auto" else device))
     recipe = make_recipe(model_id, params)
     model, obj = load_frozen(paths.models / model_id / "model.pt", dev)
-    teachers = {}
-    if recipe.kind == "reference":  # the only model whose *test-time* input includes a teacher's output
-        teachers["teacher"], _ = load_frozen(paths.models / "teacher" / "model.pt", dev)
+    # teachers a test-time forward still needs, read from the same --models folder as the model
+    teachers = {role: load_frozen(paths.models / Path(f).parent.name / "model.pt", dev)[0]
+                for role, f in recipe.test_teachers(recipe.teachers).items()}
     index = VideoIndex.load(paths.index)
     if obj["classes"] != index.classes:
         raise ValueError(f"{model_id}: model classes differ from the index classes (trained on another dataset?)")
@@ -107,7 +107,8 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths = EvalPaths()
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     results = []
     for reverse in (False, True):
-        ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, reverse_time=reverse, **common)
+        ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, reverse_time=reverse,
+                         **common)
         results.append(score_dataset(model, recipe, teachers, ds, dev, progress=progress, autocast=autocast))
     normal, rev = results
     metrics = metrics_with_reversal(normal.probs, rev.probs, normal.labels, index.reverse_map)

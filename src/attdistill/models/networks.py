@@ -201,7 +201,7 @@ def build_model(kind: str, num_classes: int, attention: str, model_cfg) -> nn.Mo
         model = TwoBranchStudent(num_classes, motion_source="given", **common)
     else:
         raise ValueError(f"unknown model kind {kind!r}; valid values: rgb, flow, student, reference")
-    return set_bn_momentum(model, getattr(model_cfg, "bn_momentum", 0.01))
+    return set_bn_momentum(model, model_cfg.bn_momentum)
 
 
 def set_bn_momentum(model: nn.Module, momentum: float) -> nn.Module:

@@ -75,7 +75,8 @@ def skipped_ids(reports) -> set[str]:
 def small_enough_to_cache(paths: Paths, limit_bytes: float = 256e6) -> bool:
     """Keep decoded frames in memory when the packs are small (the embedded benchmark: ~20 MB), never for
     UCF101-sized data (~100 GB of packs)."""
-    total = sum(f.stat().st_size for d in (paths.frames, paths.flow) if Path(d).is_dir() for f in Path(d).rglob("*.pack"))
+    total = sum(f.stat().st_size for d in (paths.frames, paths.flow) if Path(d).is_dir()
+                for f in Path(d).rglob("*.pack"))
     return total < limit_bytes
 
 
@@ -196,8 +197,8 @@ def train(model_id: str, params: Params, paths: Paths, *, teacher_files: dict[st
     if len(train_ds) == 0 or len(val_ds) == 0:
         raise RuntimeError(f"{model_id}: no usable {'training' if len(train_ds) == 0 else 'test'} videos in "
                            f"{paths.index} (all excluded by the skip reports {', '.join(map(str, paths.skipped))}?)")
-    if tp.workers > 0:
-        train_ds.preload()  # decoded once, shared by forked workers instead of re-decoded every epoch
+    if tp.workers > 0 and train_ds.cache:
+        train_ds.preload()  # decoded once here and handed to the spawned workers, not re-decoded by each
 
     # ---------------------------------------------------------------- model, teachers
     torch.manual_seed(params.seed)  # identical initial weights on every rank and every run

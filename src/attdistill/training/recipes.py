@@ -70,8 +70,9 @@ class Recipe:
             return "rgb+flow"
         return "flow" if self.kind == "flow" else "rgb"
 
-    def test_teachers(self, teachers: dict[str, nn.Module]) -> dict[str, nn.Module]:
-        """The teachers a forward pass needs at test time (the paper's student runs without its teacher)."""
+    def test_teachers(self, teachers: dict) -> dict:
+        """The entries of a role -> teacher dict (modules, or files as in ``self.teachers``) that a forward pass
+        still needs at test time: only the reference-attention control's (the paper's student runs alone)."""
         return {k: v for k, v in teachers.items() if self.kind == "reference" and k == "teacher"}
 
     @property
