@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 import torch
 
-from .config import Params
+from ..config import Params
 
 PAPER_RATIO = 100.0   # "about 100 times faster than a two stream network" (papers/000 §4.3, citing MARS [5])
 
@@ -45,7 +45,7 @@ PAPER_RATIO = 100.0   # "about 100 times faster than a two stream network" (pape
 # --------------------------------------------------------------------------------------------- input
 def synthetic_frames(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """(frames, H, W, 3) uint8: a textured disc moving 2 px/frame right over a static smooth texture."""
-    from .flow import smooth_texture
+    from ..flow import smooth_texture
 
     bg_tex, obj_tex = smooth_texture(seed), smooth_texture(seed + 1, periods=(8.0, 40.0))
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
@@ -63,9 +63,9 @@ def synthetic_frames(frames: int, height: int, width: int, seed: int = 0) -> np.
 
 def benchmark_input(params: Params, index_path: Path, frames_dir: Path) -> tuple[np.ndarray, str]:
     """``T + 1`` frames (T = clip.frames; the flow of a clip needs one frame more) and where they came from."""
-    from .data.dataset import clip_indices
-    from .data.index import VideoIndex
-    from .data.packs import Pack, PackError
+    from ..data.dataset import clip_indices
+    from ..data.index import VideoIndex
+    from ..data.packs import Pack, PackError
 
     n_frames = params.clip.frames + 1
     if index_path.exists():
@@ -86,7 +86,7 @@ def benchmark_input(params: Params, index_path: Path, frames_dir: Path) -> tuple
 
 # --------------------------------------------------------------------------------------------- models
 def _num_classes(params: Params, index_path: Path) -> int:
-    from .data.index import VideoIndex
+    from ..data.index import VideoIndex
 
     try:
         return VideoIndex.load(index_path).num_classes
@@ -97,8 +97,8 @@ def _num_classes(params: Params, index_path: Path) -> int:
 def load_or_build(path: Path, kind: str, attention: str, num_classes: int, params: Params,
                   device: torch.device) -> tuple[torch.nn.Module, str]:
     """The trained model at ``path`` if it exists (and is of ``kind``), else a random network; (model, source)."""
-    from .models import build_model
-    from .training.recipes import load_frozen
+    from ..models import build_model
+    from ..training.recipes import load_frozen
 
     if path.exists():
         try:
@@ -173,8 +173,8 @@ def _device_name(device: torch.device) -> str:
 def run_benchmark(params: Params, models_dir: str | Path = "models", frames_dir: str | Path = "data/frames",
                   index_path: str | Path = "data/raw/index.json", threads: int = 2, device: str = "cpu") -> dict:
     """Measure (a) student vs two-stream (with TV-L1) clips/s, (b) our flow code vs bare OpenCV; return the report."""
-    from .data.transforms import to_tensor
-    from .flow import flow_tvl1, pair_flows, quantize, to_gray
+    from ..data.transforms import to_tensor
+    from ..flow import flow_tvl1, pair_flows, quantize, to_gray
 
     models_dir, frames_dir, index_path = Path(models_dir), Path(frames_dir), Path(index_path)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
