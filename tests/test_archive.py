@@ -1,11 +1,17 @@
-"""Safe extraction: zip / tar / stored RAR, nested RARs, refusal of escaping names and links (nothing written)."""
+"""Safe extraction: zip / tar / RAR (stored and compressed, solid and not, nested), the choice of RAR tool, refusal
+of escaping names and links (nothing written)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
+import shutil
+import struct
+import subprocess
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -147,7 +153,7 @@ def test_nested_archive_is_validated_too(tmp_path, rar_writer):
 def test_compressed_rar_without_tool_names_the_debian_package(tmp_path, rar_writer, monkeypatch):
     src = rar_writer(tmp_path / "c.rar", [("x.avi", b"zz")], method=0x33)
     monkeypatch.setattr(A.shutil, "which", lambda name: None)
-    with pytest.raises(RarToolMissing, match="apt-get install -y libarchive-tools"):
+    with pytest.raises(RarToolMissing, match="apt-get install -y unar"):
         extract(src, tmp_path / "out")
     assert not (tmp_path / "out" / "x.avi").exists()
 
@@ -204,7 +210,7 @@ def fake_unar(tmp_path, monkeypatch):
     tool = bindir / "unar"
     tool.write_text(FAKE_UNAR.format(python=sys.executable))
     tool.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", str(bindir))                 # the fake is the only RAR tool, whatever is installed
     monkeypatch.setenv("FAKE_UNAR_LOG", str(tmp_path / "unar.log"))
     monkeypatch.setattr(rarfile, "CURRENT_SETUP", None)      # restored after the test
 
@@ -246,3 +252,180 @@ def test_non_solid_compressed_rar_is_read_member_by_member_through_the_tool(tmp_
     extract(src, tmp_path / "out")
     assert tree(tmp_path / "out") == {"brush_hair/a.avi": b"aa", "brush_hair/b.avi": b"bb"}
     assert len(log.read_text().splitlines()) == 2          # one tool call per member
+
+
+# ------------------------------------------------------------- real compressed RAR 3.x fixtures (tests/fixtures/rar)
+FIXTURES = Path(__file__).parent / "fixtures" / "rar"
+needs_unar = pytest.mark.skipif(shutil.which("unar") is None,
+                                reason="unar is not installed (make data-tools / make test install it)")
+needs_bsdtar = pytest.mark.skipif(shutil.which("bsdtar") is None,
+                                  reason="bsdtar is not installed (apt-get install libarchive-tools)")
+
+
+def _fixture_module():
+    """tests/fixtures/rar/make_fixtures.py: recomputes the member bytes the fixtures were made from (stdlib only)."""
+    spec = importlib.util.spec_from_file_location("make_rar_fixtures", FIXTURES / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+M = _fixture_module()
+
+
+def only_tools(monkeypatch, tmp_path: Path, *tools: str) -> Path:
+    """Make ``tools`` (links to the real ones) the only programs on PATH."""
+    bindir = tmp_path / "only-bin"
+    bindir.mkdir()
+    for tool in tools:
+        os.symlink(shutil.which(tool), bindir / tool)
+    monkeypatch.setenv("PATH", str(bindir))
+    return bindir
+
+
+def test_fixtures_are_what_their_names_say():
+    import rarfile
+
+    for name, (solid, store, members) in M.FIXTURES.items():
+        with rarfile.RarFile(FIXTURES / name) as rf:
+            assert rf.is_solid() == solid, name
+            infos = [i for i in rf.infolist() if not i.is_dir()]
+            assert [i.filename for i in infos] == members, name
+            assert {i.compress_type == 0x30 for i in infos} == {store}, name          # 0x30: stored
+            assert {i.extract_version for i in infos} == {29}, name          # RAR 2.9 = the RAR 3.x/4.x format
+
+
+@pytest.mark.parametrize("source", ["conftest", "conftest-solid", "rar3_stored.rar"])
+def test_stored_rar_needs_no_tool_solid_or_not(tmp_path, monkeypatch, rar_writer, source):
+    import rarfile
+
+    monkeypatch.setenv("PATH", str(tmp_path))                     # no RAR tool at all
+    if source.startswith("conftest"):
+        src, files = rar_writer(tmp_path / "s.rar", list(FILES.items()), solid=source.endswith("solid")), FILES
+    else:
+        src, files = FIXTURES / source, M.expected(source)
+    with rarfile.RarFile(src) as rf:
+        assert rf.is_solid() == source.endswith("solid")
+    extract(src, tmp_path / "out")
+    assert tree(tmp_path / "out") == files
+
+
+@needs_unar
+@pytest.mark.parametrize("fixture", ["rar3_compressed.rar", "rar3_compressed_solid.rar"])
+def test_real_rar_is_extracted_with_unar(tmp_path, monkeypatch, fixture):
+    only_tools(monkeypatch, tmp_path, "unar")
+    out = tmp_path / "out"
+    written = extract(FIXTURES / fixture, out)
+    assert tree(out) == M.expected(fixture)
+    assert sorted(written) == sorted(out / n for n in M.expected(fixture))
+    assert not list(out.glob(".*"))
+
+
+@needs_unar
+def test_hmdb51_solid_rar_of_solid_and_plain_rars(tmp_path, monkeypatch):
+    only_tools(monkeypatch, tmp_path, "unar")
+    out = tmp_path / "videos"
+    written = extract(FIXTURES / "hmdb51_org.rar", out, nested=True)
+    assert tree(out) == M.expected("hmdb51_org.rar", nested=True)
+    assert sorted(p.relative_to(out).as_posix() for p in written) == sorted(M.BRUSH + M.CARTWHEEL)
+    assert not list(out.rglob("*.rar"))                   # inner archives deleted after extraction
+
+
+@needs_unar
+def test_solid_rar_goes_through_the_tool_once(tmp_path, monkeypatch):
+    only_tools(monkeypatch, tmp_path, "unar")
+    calls = []
+    real_run = A.subprocess.run
+    monkeypatch.setattr(A.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    extract(FIXTURES / "rar3_compressed_solid.rar", tmp_path / "out")
+    assert len(calls) == 1 and calls[0][0] == "unar" and calls[0][-1] == str(FIXTURES / "rar3_compressed_solid.rar")
+
+
+@needs_bsdtar
+def test_bsdtar_reads_non_solid_compressed_rar_in_one_pass(tmp_path, monkeypatch):
+    only_tools(monkeypatch, tmp_path, "bsdtar")
+    calls = []
+    real_run = A.subprocess.run
+    monkeypatch.setattr(A.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    out = tmp_path / "out"
+    extract(FIXTURES / "rar3_compressed.rar", out)
+    assert tree(out) == M.expected("rar3_compressed.rar")
+    assert len(calls) == 1 and calls[0][0] == "bsdtar"          # rarfile cannot stream members through bsdtar
+
+
+@needs_bsdtar
+def test_bsdtar_itself_refuses_the_solid_fixture(tmp_path):
+    """The premise: libarchive cannot read solid RAR 3.x (so the solid fixtures really are solid to it)."""
+    result = subprocess.run(["bsdtar", "-x", "-f", str(FIXTURES / "rar3_compressed_solid.rar"), "-C", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "RAR solid archive support unavailable" in result.stderr
+
+
+@pytest.mark.parametrize("fixture", ["rar3_compressed_solid.rar", "hmdb51_org.rar"])
+def test_solid_rar_with_only_bsdtar_names_unar(tmp_path, monkeypatch, fixture):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "bsdtar").write_text("#!/bin/sh\nexit 1\n")            # never run: refused before any tool call
+    (bindir / "bsdtar").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    out = tmp_path / "out"
+    with pytest.raises(RarToolMissing, match=r"solid RAR.*only bsdtar is installed.*apt-get install -y unar"):
+        extract(FIXTURES / fixture, out)
+    assert tree(out) == {} and not list(out.iterdir())
+
+
+def test_choose_rar_tool_prefers_solid_capable_tools(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("bsdtar", "unar", "unrar-free"):
+        (bindir / tool).write_text("#!/bin/sh\n")
+        (bindir / tool).chmod(0o755)
+    os.symlink(bindir / "unrar-free", bindir / "unrar")              # what Debian's unrar-free alternative does
+    monkeypatch.setenv("PATH", str(bindir))
+    assert A.available_rar_tools() == ["unar", "bsdtar"]             # unrar-free is not RARLAB's unrar
+    assert A.choose_rar_tool("x.rar", solid=True, compressed=["a"]) == "unar"
+    assert A.choose_rar_tool("x.rar", solid=False, compressed=["a"]) == "unar"
+    (bindir / "unar").unlink()
+    assert A.choose_rar_tool("x.rar", solid=False, compressed=["a"]) == "bsdtar"
+    with pytest.raises(RarToolMissing, match="unrar or unar"):
+        A.choose_rar_tool("x.rar", solid=True, compressed=["a"])
+    (bindir / "unrar").unlink()
+    (bindir / "unrar-nonfree").write_text("#!/bin/sh\n")
+    (bindir / "unrar-nonfree").chmod(0o755)
+    os.symlink(bindir / "unrar-nonfree", bindir / "unrar")           # RARLAB's, as Debian non-free installs it
+    assert A.choose_rar_tool("x.rar", solid=True, compressed=["a"]) == "unrar"
+
+
+def rename_member(data: bytes, old: str, new: str) -> bytes:
+    """``data`` (a RAR 4 archive) with member ``old`` renamed to ``new`` (same length) and its header CRC redone."""
+    assert len(old) == len(new)
+    raw = old.replace("/", "\\").encode()
+    at = data.index(raw)
+    pos = 7                                               # after the marker block: walk the blocks to the header
+    while True:
+        flags, size = struct.unpack_from("<HH", data, pos + 3)
+        add = struct.unpack_from("<L", data, pos + 7)[0] if flags & 0x8000 else 0
+        if pos <= at < pos + size:
+            break
+        pos += size + add
+    header = bytearray(data[pos:pos + size])
+    header[at - pos: at - pos + len(raw)] = new.replace("/", "\\").encode()
+    header[:2] = struct.pack("<H", zlib.crc32(bytes(header[2:])) & 0xFFFF)
+    return data[:pos] + bytes(header) + data[pos + size:]
+
+
+@needs_unar
+@pytest.mark.parametrize("fixture", ["rar3_compressed_solid.rar", "rar3_compressed.rar"])
+def test_real_compressed_rar_with_escaping_member_writes_nothing(tmp_path, monkeypatch, fixture):
+    import rarfile
+
+    only_tools(monkeypatch, tmp_path, "unar")
+    evil = tmp_path / "evil.rar"
+    evil.write_bytes(rename_member((FIXTURES / fixture).read_bytes(), "UCF-101/Biking", "../../../Bikin"))
+    with rarfile.RarFile(evil) as rf:                     # the header is valid: rarfile itself lists the new name
+        assert rf.namelist()[-1] == "../../../Bikin/v_Biking_g01_c01.avi"
+    deep = tmp_path / "a" / "b" / "out"
+    with pytest.raises(UnsafeArchiveError, match=r"'\.\.'"):
+        extract(evil, deep)
+    assert not (tmp_path / "Bikin").exists() and not list((tmp_path / "a").rglob("*.avi"))
+    assert list(deep.iterdir()) == []

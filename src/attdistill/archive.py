@@ -14,13 +14,22 @@ Policy (the same for every format):
 * **All or nothing.** Files are written into a staging folder inside ``target_dir`` and moved into place
   only when the whole archive extracted cleanly; on any error the staging folder is removed.
 
-RAR support comes from the ``rarfile`` library. It reads *stored* (uncompressed) members itself; compressed
-members need an external tool — ``unrar``, ``unar`` or ``bsdtar``. :func:`extract` checks before extracting
-and raises :class:`RarToolMissing` with the Debian command that installs one
-(``sudo apt-get install -y libarchive-tools``, which provides ``bsdtar``). A *solid* RAR with compressed
-members is extracted by the tool in one pass (member by member would decompress from the start for every
-file) into the staging folder, after the same validation; the staged tree is then checked to hold exactly the
-validated files and no links before it is moved into place.
+RAR support comes from the ``rarfile`` library. It reads *stored* (uncompressed) members itself, solid archive
+or not; compressed members need an external tool, chosen by :func:`choose_rar_tool` for the archive at hand:
+
+* ``unrar`` (RARLAB's reference decoder, Debian non-free) or ``unar`` (Debian main; what ``make data-tools``
+  installs) read every RAR the official archives may be, *solid* ones included;
+* ``bsdtar`` (libarchive) refuses solid RAR 3.x archives ("RAR solid archive support unavailable"): it is used
+  only for non-solid ones. ``unrar-free``, which Debian may install under the name ``unrar``, is libarchive too
+  and is never used.
+
+With no tool that can read the archive, :func:`extract` raises :class:`RarToolMissing` before writing anything,
+naming the Debian package to install (``sudo apt-get install -y unar``). Compressed members of a non-solid RAR
+are streamed one by one through unrar or unar by rarfile (which checks each CRC). A *solid* RAR with compressed
+members (member by member would decompress from the start for every file), or any compressed RAR when bsdtar is
+the only tool (rarfile cannot stream through it), is extracted by the tool in one pass into the staging folder,
+after the same validation; the staged tree is then checked to hold exactly the validated files and no links
+before it is moved into place.
 
 HMDB51 ships a RAR of 51 RARs: ``extract(..., nested=True)`` extracts archives found inside, each into the
 folder it was found in, and deletes the inner archive afterwards.
@@ -39,9 +48,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator
 
-# Decompressors rarfile can use for compressed RAR members (in its order of preference) -> their Debian package.
+# Decompressors rarfile can use for compressed RAR members (in our order of preference) -> their Debian package.
 RAR_TOOLS: dict[str, str] = {"unrar": "unrar", "unar": "unar", "bsdtar": "libarchive-tools"}
-RAR_INSTALL_HINT = "sudo apt-get install -y libarchive-tools   # provides bsdtar; 'unar' works too"
+SOLID_RAR_TOOLS = ("unrar", "unar")         # bsdtar refuses solid RAR 3.x archives
+RAR_INSTALL_HINT = "sudo apt-get install -y unar"
 _CHUNK = 1 << 20
 _ARCHIVE_SUFFIXES = (".zip", ".rar", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
@@ -51,7 +61,8 @@ class UnsafeArchiveError(ValueError):
 
 
 class RarToolMissing(RuntimeError):
-    """A RAR has compressed members and no external decompressor (unrar, unar, bsdtar) is installed."""
+    """A RAR has compressed members and no installed decompressor can read it (none at all, or only bsdtar for a
+    solid archive)."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +107,29 @@ def extract(archive: str | os.PathLike, target_dir: str | os.PathLike, nested: b
 
 
 def available_rar_tools() -> list[str]:
-    """External RAR decompressors found on PATH (in rarfile's order of preference)."""
-    return [tool for tool in RAR_TOOLS if shutil.which(tool)]
+    """External RAR decompressors found on PATH, in our order of preference (an ``unrar`` that is really
+    ``unrar-free`` is left out: it is libarchive, cannot read solid archives and has another command line)."""
+    found = []
+    for tool in RAR_TOOLS:
+        path = shutil.which(tool)
+        if path and not (tool == "unrar" and "unrar-free" in os.path.basename(os.path.realpath(path))):
+            found.append(tool)
+    return found
+
+
+def choose_rar_tool(archive: str | os.PathLike, solid: bool, compressed: list[str]) -> str:
+    """The tool that decompresses ``archive``'s ``compressed`` members: the first of :func:`available_rar_tools`
+    that can read it (for a ``solid`` archive, unrar or unar only). Raises :class:`RarToolMissing` naming the
+    Debian package to install when there is none."""
+    tools = available_rar_tools()
+    usable = [t for t in tools if t in SOLID_RAR_TOOLS] if solid else tools
+    if usable:
+        return usable[0]
+    kind, needs = ("solid RAR", " or ".join(SOLID_RAR_TOOLS)) if solid else ("RAR", "unrar, unar or bsdtar")
+    found = f"; only {', '.join(tools)} is installed, which cannot read solid RAR archives" if tools else ""
+    raise RarToolMissing(
+        f"{archive}: a {kind} with {len(compressed)} compressed member(s) (e.g. {compressed[0]!r}); the rarfile "
+        f"library needs {needs} to decompress it{found}. On Debian/Ubuntu: {RAR_INSTALL_HINT}")
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -178,37 +210,30 @@ def _rar_members(rf, archive: Path) -> tuple[list[_Member], Callable[[Path], Non
             out.append(_Member(name, "file", lambda info=info: rf.open(info)))
     if not compressed:
         return out, None
-    tools = _require_rar_tool(archive, compressed)
-    if rf.is_solid():
-        # Member by member, a solid archive is decompressed from its start for every file (quadratic time):
-        # let the tool extract the whole (already validated) archive once instead.
-        return out, lambda dest: _rar_bulk_extract(archive, dest, tools[0])
+    solid = rf.is_solid()
+    tool = choose_rar_tool(archive, solid, compressed)
+    if solid or tool == "bsdtar":
+        # Member by member, a solid archive is decompressed from its start for every file (quadratic time); and
+        # rarfile 4.5 runs bsdtar as `bsdtar -x --to-stdout -f -- ARCHIVE`, which opens a file named "--", so it
+        # streams no member through bsdtar. Either way the tool extracts the whole (validated) archive once.
+        return out, lambda dest: _rar_bulk_extract(archive, dest, tool)
+    import rarfile
+
+    # rarfile streams each member through this one tool (never 7z: Debian's 7zip build has no RAR codec).
+    rarfile.tool_setup(unrar=tool == "unrar", unar=tool == "unar", bsdtar=tool == "bsdtar",
+                       sevenzip=False, sevenzip2=False, force=True)
     return out, None
 
 
-def _require_rar_tool(archive: Path, compressed: list[str]) -> list[str]:
-    import rarfile
-
-    tools = available_rar_tools()
-    if not tools:
-        raise RarToolMissing(
-            f"{archive}: {len(compressed)} member(s) are compressed (e.g. {compressed[0]!r}); the rarfile library "
-            f"needs an external tool for them and none of {', '.join(RAR_TOOLS)} is installed. On Debian/Ubuntu: "
-            f"{RAR_INSTALL_HINT}")
-    # Use only the tools we know decode RAR (the Debian 7zip build has no RAR codec).
-    rarfile.tool_setup(unrar="unrar" in tools, unar="unar" in tools, bsdtar="bsdtar" in tools,
-                       sevenzip=False, sevenzip2=False, force=True)
-    return tools
-
-
 def _rar_bulk_extract(archive: Path, dest: Path, tool: str) -> None:
+    """Extract a whole (validated) RAR into the staging folder ``dest`` with ``tool`` (bsdtar: non-solid only)."""
     cmd = {"unrar": ["unrar", "x", "-o+", "-p-", "-idq", "-y", str(archive), f"{dest}{os.sep}"],
            "unar": ["unar", "-q", "-f", "-D", "-o", str(dest), str(archive)],
-           "bsdtar": ["bsdtar", "-x", "-f", str(archive), "-C", str(dest)]}[tool]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+           "bsdtar": ["bsdtar", "-x", "--no-same-owner", "--no-same-permissions", "-f", str(archive),
+                      "-C", str(dest)]}[tool]
+    result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)   # never prompts
     if result.returncode != 0:
-        raise RuntimeError(f"{archive}: {tool} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"
-                           + ("; bsdtar cannot read some solid RARs: install unar instead" if tool == "bsdtar" else ""))
+        raise RuntimeError(f"{archive}: {tool} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
 
 
 def _check_staged(staging: Path, members: list[_Member], archive: Path) -> None:
