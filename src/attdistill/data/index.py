@@ -28,6 +28,16 @@ class VideoRecord:
     label: int             # 0-based class index into VideoIndex.classes
     split: Split           # "train" or "test" (20BN-V2: validation is our test split)
     group: str = ""        # UCF101 gXX group / subject id when the dataset defines one
+    # Multi-label datasets (Charades): every action as (class index, start s, end s); label is then -1.
+    # Empty for single-label datasets, and then not written to index.json (their files stay byte-identical).
+    actions: tuple[tuple[int, float, float], ...] = ()
+
+    @property
+    def labels(self) -> tuple[int, ...]:
+        """The video's classes, sorted: those of its actions (multi-label), else ``(label,)``."""
+        if self.label < 0:
+            return tuple(sorted({a[0] for a in self.actions}))
+        return (self.label,)
 
 
 @dataclass
@@ -42,7 +52,8 @@ class VideoIndex:
     flip_invariant: bool = False
     # Label permutation applied by reversing time (toward<->away ...); None = unknown. Used by Table 5 extras.
     reverse_map: list[int] | None = None
-    metric: Literal["mean_class", "top1"] = "mean_class"   # what the paper reports on this dataset
+    # What the paper reports on this dataset; "mAP" marks a multi-label index (labels in VideoRecord.actions).
+    metric: Literal["mean_class", "top1", "mAP"] = "mean_class"
     boxes: str = ""                     # path of the boxes file (attdistill.data.boxes schema), "" = none
     meta: dict = field(default_factory=dict)
 
@@ -77,9 +88,16 @@ class VideoIndex:
         if len(set(ids)) != len(ids):
             dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
             raise ValueError(f"{self.dataset}: duplicate video ids, e.g. {dup}")
+        multilabel = self.metric == "mAP"
         for v in self.videos:
-            if not 0 <= v.label < n:
+            if multilabel and v.label != -1:
+                raise ValueError(f"{v.video_id}: a multi-label (mAP) index has label -1 and its classes in actions")
+            if not multilabel and not 0 <= v.label < n:
                 raise ValueError(f"{v.video_id}: label {v.label} outside [0, {n})")
+            if v.actions and not multilabel:
+                raise ValueError(f"{v.video_id}: actions are only allowed in a multi-label (mAP) index")
+            if any(not 0 <= a[0] < n for a in v.actions):
+                raise ValueError(f"{v.video_id}: an action class is outside [0, {n})")
             if v.split not in ("train", "test"):
                 raise ValueError(f"{v.video_id}: split {v.split!r} is not train/test")
         for name, perm in (("flip_map", self.flip_map), ("reverse_map", self.reverse_map)):
@@ -95,6 +113,9 @@ class VideoIndex:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        for v in d["videos"]:
+            if not v["actions"]:
+                del v["actions"]
         d["schema"] = SCHEMA
         return d
 
@@ -103,7 +124,8 @@ class VideoIndex:
         d = dict(d)
         if d.pop("schema", SCHEMA) != SCHEMA:
             raise ValueError(f"index schema is not {SCHEMA}")
-        d["videos"] = [VideoRecord(**v) for v in d["videos"]]
+        d["videos"] = [VideoRecord(**{**v, "actions": tuple(tuple(a) for a in v.get("actions", ()))})
+                       for v in d["videos"]]
         idx = cls(**d)
         idx.validate()
         return idx
