@@ -169,3 +169,85 @@ def mfr_loss(student_final: torch.Tensor, teacher_final: torch.Tensor, norm: str
     if norm == "mse":
         return d.pow(2).mean()
     raise ValueError(f"unknown MFR norm {norm!r}; valid values: l2, mse")
+
+
+# --------------------------------------------------------------------------------------------- STAM
+# "Where and When to Look? Spatio-temporal Attention for Action Recognition in Videos", Eq. 7-10. Masks M are
+# (N, n, h, w) in [0, 1], temporal weights w are (N, T, n) with each row a softmax over the n frames. Each
+# regulariser is a SUM over frames / steps and spatial positions, as Eq. 8-10 are written (the weights λ_TV = 1e-5
+# and λ_contrast = 1e-4 are sized for sums over 50 frames of 7x7 masks), then a MEAN over the batch.
+
+def total_variation(masks: torch.Tensor) -> torch.Tensor:
+    """Eq. 8, L1 total variation: Σ_i Σ_{j,k} |M_i^{j+1,k} − M_i^{j,k}| + |M_i^{j,k+1} − M_i^{j,k}|; batch mean.
+
+    Sum over the n frames and over all vertical and horizontal neighbour pairs; 0 for a constant mask.
+    """
+    m = masks.float()
+    tv = (m[:, :, 1:, :] - m[:, :, :-1, :]).abs().sum(dim=(1, 2, 3)) + \
+         (m[:, :, :, 1:] - m[:, :, :, :-1]).abs().sum(dim=(1, 2, 3))
+    return tv.mean()
+
+
+def mask_contrast(masks: torch.Tensor) -> torch.Tensor:
+    """Eq. 9: Σ_i Σ_{j,k} (−½ M_i B_i + ½ M_i (1 − B_i)), B_i = 1{M_i > 0.5} (detached); batch mean.
+
+    Rewards mask mass above 0.5 and penalises mass below it: −½ Σ M per pixel of a binary mask's foreground,
+    0 for an all-zero mask.
+    """
+    m = masks.float()
+    b = (m > 0.5).float().detach()
+    return (0.5 * m * (1 - 2 * b)).sum(dim=(1, 2, 3)).mean()
+
+
+def unimodality(weights: torch.Tensor) -> torch.Tensor:
+    """Eq. 10 (log-concavity hinge): Σ_t Σ_{i=2}^{n−1} max{0, w_{t,i−1} w_{t,i+1} − w_{t,i}²}; batch mean.
+
+    0 for any log-concave (hence unimodal) row, e.g. a discretised Gaussian; > 0 when a row dips between two
+    modes. Rows with n < 3 frames have no term (0).
+    """
+    w = weights.float()
+    return F.relu(w[..., :-2] * w[..., 2:] - w[..., 1:-1] ** 2).sum(dim=(1, 2)).mean()
+
+
+def frame_classification_loss(out: NetOutput, target: torch.Tensor) -> torch.Tensor:
+    """Per-frame cross entropy of the frame-CNN baseline (fine-tuning step): every frame of a clip is trained with
+    the clip's label; mean over the N·n frames. ``out.frame_logits["main"]`` is (N, n, K)."""
+    frame_logits = out.frame_logits["main"].float()                    # (N, n, K)
+    n, t, k = frame_logits.shape
+    return F.cross_entropy(frame_logits.reshape(n * t, k), target.repeat_interleave(t))
+
+
+def stam_loss(out: NetOutput, target: torch.Tensor, lambda_tv: float, lambda_contrast: float,
+              lambda_unimodal: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 7: L = CE + λ_TV L_TV + λ_contrast L_contrast + λ_unimodal L_unimodal (paper: 1e-5, 1e-4, 1).
+
+    The mask terms need the importance masks (``out.maps["main"]``), the unimodal term the temporal weights
+    (``out.temporal_weights["main"]``); a term whose input the network does not produce (the w/o-spatial or
+    w/o-temporal ablation) is left out. A λ of 0 removes its term from the objective (the w/o-L ablations)
+    but the raw value is still logged.
+    """
+    ce = classification_loss(out, target)
+    total, terms = ce, {"ce": _item(ce)}
+    masks = out.maps.get("main")
+    weights = getattr(out, "temporal_weights", {}).get("main")
+    parts = []
+    if masks is not None:
+        parts += [("tv", lambda_tv, total_variation(masks)), ("contrast", lambda_contrast, mask_contrast(masks))]
+    if weights is not None:
+        parts.append(("unimodal", lambda_unimodal, unimodality(weights)))
+    for name, lam, value in parts:
+        if lam:
+            total = total + lam * value
+        terms[name] = _item(value)
+    return total, terms
+
+
+def multilabel_loss(out: NetOutput, target: torch.Tensor) -> torch.Tensor:
+    """Per-class sigmoid / binary cross entropy (Eq. 3 of "Focused Attention for Action Recognition", Charades).
+
+    ``target`` (N, K) multi-hot in {0, 1}. The BCE with logits of each branch, averaged over classes and batch
+    (``BCEWithLogitsLoss``'s mean), then over branches as :func:`classification_loss` does.
+    """
+    target = target.float()
+    losses = [F.binary_cross_entropy_with_logits(logits.float(), target) for logits in out.logits.values()]
+    return torch.stack(losses).mean()

@@ -14,10 +14,20 @@ from .attention import (VALID_ATTENTIONS, AttentionHead, AttentionMaps, attentio
 from .i3d import ENDPOINTS, InceptionI3d, InceptionModule, MaxPool3dSame, Unit3D
 from .networks import NetOutput, SingleStreamNet, TwoBranchStudent, build_model
 from .pretrained import PretrainedError, load_i3d_state, load_pretrained
+from .afr import AttentionFeatureRefinement
+from .w3 import W3Attention, W3Output, cbam
+from .w3_i3d import STAGE_ENDPOINTS, W3_ENDPOINTS, W3I3D, attention_gflops, build_w3, count_gflops
+from .convlstm import ConvLSTMCell
+from .stam import (STAM, FrameAverageNet, ImportanceMask, ResNet50Frames, SmallFrameCNN, StamOutput,
+                   TemporalAttention, frame_features, load_resnet50_state)
 
 __all__ = [
     "ENDPOINTS", "VALID_ATTENTIONS", "AttentionHead", "AttentionMaps", "InceptionI3d", "InceptionModule",
     "MaxPool3dSame", "NetOutput", "PretrainedError", "SingleStreamNet", "TwoBranchStudent", "Unit3D",
     "attention_pool", "average_pool", "build_model", "gumbel_sample", "load_i3d_state", "load_pretrained",
     "parse_attention",
+    "AttentionFeatureRefinement", "STAGE_ENDPOINTS", "W3Attention", "W3I3D", "W3Output", "W3_ENDPOINTS",
+    "attention_gflops", "build_w3", "cbam", "count_gflops",
+    "ConvLSTMCell", "STAM", "FrameAverageNet", "ImportanceMask", "ResNet50Frames", "SmallFrameCNN", "StamOutput",
+    "TemporalAttention", "frame_features", "load_resnet50_state",
 ]
