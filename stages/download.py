@@ -1,6 +1,6 @@
 """DVC stage ``download``: put ``dataset.name`` into data/raw and write data/raw/index.json.
 
-    python stages/download.py [--params params.yaml] [--out data/raw] [--workers N]
+    python stages/download.py --out data/raw [--params params.yaml] [--workers N]
 
 ``synthetic`` is generated (no network); ``ucf101`` / ``hmdb51`` are downloaded from their official URLs
 with pinned SHA-256 (cached in ``download.cache_dir``, outside the DVC output), extracted safely and parsed;
@@ -20,7 +20,7 @@ from attdistill.config import add_params_arguments, params_from_cli
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_params_arguments(ap)
-    ap.add_argument("--out", default="data/raw", help="output folder (the DVC output); index.json goes inside")
+    ap.add_argument("--out", required=True, help="output folder (the DVC output); index.json goes inside")
     ap.add_argument("--base", default=".", help="repository root that index paths are relative to")
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                     help="processes for the synthetic generator (output does not depend on it)")

@@ -1,48 +1,68 @@
-"""DVC stage: evaluate one trained model, or the late-fusion pairs.
+"""DVC stage: evaluate one trained model, or late fusions of evaluated ones.
 
-    python stages/evaluate.py MODEL_ID     # top-1/top-5/mean class, reversed time, confusion, attention maps
-    python stages/evaluate.py --fusion     # two-stream (rgb-none + flow-none), distill+flow (student + teacher)
+    python stages/evaluate.py model MODEL_ID --model FILE --index I --frames F --flow W --flow-reversed R \
+        --data-out DIR --reports DIR [--skipped REPORT ...] [--teacher ROLE=PATH ...]
+    python stages/evaluate.py fusion --index I --fusion ID OUT_DIR SCORES.npz SCORES.npz [--fusion ...]
 
-``--models`` / ``--reports`` / ``--data-out`` evaluate models kept elsewhere, e.g. the long-budget runs of the
-README: ``python stages/evaluate.py distill --models models/long_budget --reports reports/long_budget/eval
---data-out data/eval_long_budget``.
+``model``: top-1/top-5/mean class, reversed time, confusion, attention maps. ``fusion``: the equal-weight mean of
+the members' scores (each fusion's members are declared in attdistill.methods; the files are given in that order).
+Models kept elsewhere are scored the same way, e.g. ``--model models/long_budget/distill/model.pt --reports
+reports/long_budget/eval/distill --data-out data/eval_long_budget/distill``.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
+from attdistill import methods
+from attdistill.cli import parse_teachers
 from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.data.index import VideoIndex
 from attdistill.evaluation.evaluate import EvalPaths, evaluate_fusion, evaluate_model
-from attdistill.training.recipes import TRAINED_IDS
+
+
+def _report(name: str, m: dict) -> None:
+    print(f"{name}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float)))
+
+
+def run_model(args, params) -> None:
+    paths = EvalPaths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow),
+                      flow_reversed=Path(args.flow_reversed), model=Path(args.model), data_out=Path(args.data_out),
+                      reports=Path(args.reports), skipped=tuple(map(Path, args.skipped)),
+                      teachers=parse_teachers(args.teacher))
+    _report(args.model_id, evaluate_model(args.model_id, params, paths, device=args.device,
+                                          progress=sys.stderr.isatty()))
+
+
+def run_fusions(args, params) -> None:
+    index = VideoIndex.load(args.index)
+    for fusion_id, out_dir, *files in args.fusion:
+        members = list(methods.get_fusion(fusion_id).members(params))
+        _report(fusion_id, evaluate_fusion(fusion_id, members, [Path(f) for f in files], Path(out_dir),
+                                           index.reverse_map, index.classes))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model_id", nargs="?", choices=TRAINED_IDS)
-    ap.add_argument("--fusion", action="store_true")
-    add_params_arguments(ap)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--models", default="models", help="folder of MODEL_ID/model.pt (and teacher/model.pt)")
-    ap.add_argument("--reports", default="reports/eval", help="metrics and confusion go to REPORTS/MODEL_ID/")
-    ap.add_argument("--data-out", default="data/eval", help="scores and attention maps go to DATA_OUT/MODEL_ID/")
+    sub = ap.add_subparsers(dest="what", required=True)
+    m = sub.add_parser("model", help="score one trained model")
+    m.add_argument("model_id", choices=methods.TRAINED_IDS)
+    for flag in ("--model", "--index", "--frames", "--flow", "--flow-reversed", "--data-out", "--reports"):
+        m.add_argument(flag, required=True)
+    m.add_argument("--skipped", nargs="*", default=[])
+    m.add_argument("--teacher", action="append", default=[], metavar="ROLE=PATH")
+    m.add_argument("--device", default="auto")
+    f = sub.add_parser("fusion", help="late fusions of scored models")
+    f.add_argument("--index", required=True)
+    f.add_argument("--fusion", action="append", nargs="+", required=True, metavar="ID OUT_DIR SCORES",
+                   help="a declared fusion id, its output folder, then its members' scores.npz in order")
+    for p in (m, f):
+        add_params_arguments(p)
     args = ap.parse_args(argv)
-    if bool(args.model_id) == args.fusion:
-        ap.error("give a MODEL_ID or --fusion")
     params = params_from_cli(args)
     if params is None:
         return 2
-    paths = EvalPaths(models=Path(args.models), reports=Path(args.reports), data_out=Path(args.data_out))
-    if args.fusion:
-        index = VideoIndex.load(paths.index)
-        pairs = {"two-stream": ["rgb-none", "flow-none"], "distill+flow": ["distill", f"flow-{params.attention}"]}
-        for name, members in pairs.items():
-            m = evaluate_fusion(name, members, paths, index.reverse_map, index.classes)
-            print(f"{name}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float)))
-        return 0
-    m = evaluate_model(args.model_id, params, paths, device=args.device, progress=sys.stderr.isatty())
-    print(f"{args.model_id}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float)))
+    run_model(args, params) if args.what == "model" else run_fusions(args, params)
     return 0
 
 

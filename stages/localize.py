@@ -1,14 +1,18 @@
 """DVC stage: action localisation with attention maps (supplement, Table 4).
 
-    python stages/localize.py [--eval data/eval] [--index data/raw/index.json] [--frames data/frames]
-                              [--out reports/localize]
+    python stages/localize.py --dataset data/raw --frames data/frames \\
+        --eval data/eval/rgb-soft-atten data/eval/flow-soft-atten data/eval/distill ... --out reports/localize
 
-Writes ``reports/localize/metrics.json`` ({map id: {precision, recall, f1, threshold, frames_evaluated}}) and
-``reports/localize/pr/<id>.csv`` (recall, precision, threshold) for ``dvc plots``. Reads params ``localize``,
-``frames.fps`` and ``evaluate.crops``; see :mod:`attdistill.evaluation.localize` for the exact protocol.
+Writes ``OUT/metrics.json`` ({map id: {precision, recall, f1, threshold, frames_evaluated}}) and
+``OUT/pr/<id>.csv`` (recall, precision, threshold) for ``dvc plots``. ``--eval``: the evaluation folder
+(``maps.npz``, ``scores.npz``) of each model whose maps are scored, named after its model id. ``--dataset``: the
+download stage's folder, read for its ``index.json`` and the boxes file that index names (the download stage
+writes it beside the index; a dataset without boxes names none). Reads params ``localize``, ``frames.fps`` and
+``evaluate.crops``; see :mod:`attdistill.evaluation.localize` for the exact protocol.
 """
 
 import argparse
+from pathlib import Path
 
 from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.evaluation.localize import localize
@@ -17,15 +21,16 @@ from attdistill.evaluation.localize import localize
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_params_arguments(ap)
-    ap.add_argument("--eval", default="data/eval", help="folder of data/eval/<model id>/maps.npz")
-    ap.add_argument("--index", default="data/raw/index.json")
-    ap.add_argument("--frames", default="data/frames")
-    ap.add_argument("--out", default="reports/localize")
+    ap.add_argument("--eval", nargs="+", required=True, metavar="DIR",
+                    help="evaluation folders <model id>/ holding maps.npz (and scores.npz)")
+    ap.add_argument("--dataset", required=True, help="folder of the dataset's index.json and boxes file")
+    ap.add_argument("--frames", required=True, help="folder of the frame packs")
+    ap.add_argument("--out", required=True, help="folder written: metrics.json and pr/<map id>.csv")
     args = ap.parse_args(argv)
     params = params_from_cli(args)
     if params is None:
         return 2
-    result = localize(args.eval, args.index, args.frames, params.localize, args.out,
+    result = localize(args.eval, Path(args.dataset) / "index.json", args.frames, params.localize, args.out,
                       fps=params.frames.fps, crops=params.evaluate.crops)
     if "note" in result:
         print(f"localize: {result['note']}")

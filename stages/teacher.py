@@ -1,6 +1,6 @@
 """DVC stage: the teacher is the Table-1 flow model with the main ``attention`` — selected, never retrained.
 
-Copies ``models/flow-<attention>/model.pt`` to ``models/teacher/model.pt`` (DESIGN.md: "No configuration is
+Copies ``--source`` (dvc.yaml: ``models/flow-${attention}/model.pt``) to ``--out`` (``models/teacher/model.pt``) (DESIGN.md: "No configuration is
 trained twice: if the teacher equals a Table-1 flow model, reuse it"). With ``dvc exp run -S attention=soft-res``
 this stage re-runs in a second and ``distill`` / ``mfr`` / ``reference-attention`` follow; no baseline re-trains.
 """
@@ -14,13 +14,13 @@ from attdistill.training.teacher import select_teacher
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_params_arguments(ap)
-    ap.add_argument("--models", default="models")
-    ap.add_argument("--out", default="models/teacher/model.pt")
+    ap.add_argument("--source", required=True, help="the Table-1 flow model file, models/flow-<attention>/model.pt")
+    ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     params = params_from_cli(args)
     if params is None:
         return 2
-    src = select_teacher(params.attention, args.models, args.out)
+    src = select_teacher(args.source, args.out, params.attention)
     print(f"teacher: {src} -> {args.out}")
     return 0
 

@@ -1,10 +1,10 @@
-"""DVC stage: train one model id (Table-1 baselines, distill, feature-distill, reference-attention, mfr).
+"""DVC stage: train one declared model id (see attdistill.methods).
 
-    python stages/train.py MODEL_ID                        # one process
-    python stages/train.py MODEL_ID --nproc N              # DDP: re-launches itself under torchrun
-    torchrun --standalone --nproc_per_node N stages/train.py MODEL_ID   # the same, by hand
+    python stages/train.py MODEL_ID --index I --frames F --flow W --out DIR --live DIR \
+        [--skipped REPORT ...] [--teacher ROLE=PATH ...] [--nproc N]
 
-dvc.yaml passes ``--nproc ${train.nproc}``; with 1 the stage skips torchrun's ~2 s start-up.
+``--nproc N`` > 1 re-launches the stage under torchrun (DDP); with 1 the stage skips torchrun's ~2 s start-up.
+``torchrun --standalone --nproc_per_node N stages/train.py ...`` does the same by hand.
 """
 
 import argparse
@@ -12,22 +12,23 @@ import os
 import sys
 from pathlib import Path
 
+from attdistill.cli import parse_teachers
 from attdistill.config import add_params_arguments, params_from_cli
-from attdistill.training.engine import Paths, train
-from attdistill.training.recipes import TRAINED_IDS
+from attdistill.methods import TRAINED_IDS
+from attdistill.training.engine import TrainPaths, train
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_id", choices=TRAINED_IDS)
     add_params_arguments(ap)
-    ap.add_argument("--index", default="data/raw/index.json")
-    ap.add_argument("--frames", default="data/frames")
-    ap.add_argument("--flow", default="data/flow")
-    ap.add_argument("--out", help="default: models/MODEL_ID")
-    ap.add_argument("--live", help="dvclive folder, default: reports/train/MODEL_ID")
-    ap.add_argument("--teacher", action="append", default=[], metavar="ROLE=PATH",
-                    help="teacher model file, e.g. teacher=models/teacher/model.pt or stage1=models/distill/model.pt")
+    ap.add_argument("--index", required=True)
+    ap.add_argument("--frames", required=True)
+    ap.add_argument("--flow", required=True)
+    ap.add_argument("--out", required=True, help="folder of model.pt (and resume.pt)")
+    ap.add_argument("--live", required=True, help="dvclive folder")
+    ap.add_argument("--skipped", nargs="*", default=[], help="skip reports of the frames / flow stages")
+    ap.add_argument("--teacher", action="append", default=[], metavar="ROLE=PATH", help="a declared teacher's file")
     ap.add_argument("--nproc", type=int, default=1, help="processes (torchrun --nproc_per_node)")
     ap.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # simulate a killed run (tests)
     args = ap.parse_args(argv)
@@ -41,11 +42,10 @@ def main(argv=None) -> int:
     params = params_from_cli(args)
     if params is None:
         return 2
-    paths = Paths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow),
-                  out=Path(args.out or f"models/{args.model_id}"),
-                  live=Path(args.live or f"reports/train/{args.model_id}"))
-    teachers = dict(t.split("=", 1) for t in args.teacher)
-    train(args.model_id, params, paths, teacher_files=teachers, stop_after=args.stop_after)
+    paths = TrainPaths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow), out=Path(args.out),
+                       live=Path(args.live), skipped=tuple(map(Path, args.skipped)),
+                       teachers=parse_teachers(args.teacher))
+    train(args.model_id, params, paths, stop_after=args.stop_after)
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attdistill.models.attention import (VALID_ATTENTIONS, AttentionHead, attention_pool, average_pool,
+from attdistill.config import ATTENTIONS
+from attdistill.models.attention import (AttentionHead, attention_pool, average_pool,
                                          gumbel_sample, make_attention_head, parse_attention, slice_log_softmax,
                                          slice_softmax)
 
@@ -89,7 +90,7 @@ def test_attention_pooling_eq4_and_residual_eq5():
 
 
 def test_parse_attention_and_prob_res_rejected():
-    assert [parse_attention(a).generation for a in VALID_ATTENTIONS] == [None, "soft", "soft", "prob"]
+    assert [parse_attention(a).generation for a in ATTENTIONS] == [None, "soft", "soft", "prob"]
     assert parse_attention("soft-res").residual and not parse_attention("soft-atten").residual
     for bad in ("prob-res", "prob+res", "Prob-Residual"):
         with pytest.raises(ValueError, match="violates the probabilistic modeling"):

@@ -1,22 +1,29 @@
-"""The speed benchmark (attdistill.benchmark, stages/benchmark.py) on a tiny configuration. No timed assertions."""
+"""The speed benchmark (attdistill.benchmark, stages/benchmark.py) and the flow-settings table on tiny inputs.
+No timed assertions."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from attdistill.benchmark import bare_tvl1, run_benchmark, synthetic_frames
-from attdistill.config import params_from_dict
+from attdistill.benchmark.flow import (BENCH_CASES, bare_tvl1, default_benchmark_settings, flow_bench,
+                                       format_bench_table)
+from attdistill.benchmark.flow_pattern import synthetic_frames
+from attdistill.benchmark.speed import run_benchmark
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.data.packs import write_pack
 from attdistill.flow import flow_tvl1, to_gray
 from attdistill.models import build_model
-from attdistill.training.checkpoint import save_model
+from attdistill.models.files import save_model
+from params import DEFAULT, params_dict, params_with
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {
@@ -53,21 +60,23 @@ def check_report(r: dict, params) -> None:
 
 
 def test_stage_writes_speed_json_synthetic_random(tmp_path, capsys):
-    (tmp_path / "params.yaml").write_text(json.dumps(TINY))   # JSON is YAML
+    (tmp_path / "params.yaml").write_text(json.dumps(params_dict(TINY)))   # JSON is YAML
     out = tmp_path / "reports" / "speed.json"
+    models = tmp_path / "models"
     rc = load_stage().main(["--params", str(tmp_path / "params.yaml"), "--out", str(out),
-                            "--models", str(tmp_path / "models"), "--frames", str(tmp_path / "frames"),
+                            "--student", str(models / "distill" / "model.pt"), "--rgb", str(models / "rgb-none.pt"),
+                            "--flow", str(models / "flow-none.pt"), "--frames", str(tmp_path / "frames"),
                             "--index", str(tmp_path / "index.json")])
     assert rc == 0
     r = json.loads(out.read_text())
-    check_report(r, params_from_dict(TINY))
+    check_report(r, params_with(TINY))
     assert r["input"]["source"] == "synthetic"
     assert all(w.startswith("random init") for w in r["weights"].values())
     assert "student / two-stream" in capsys.readouterr().out
 
 
 def test_uses_dataset_video_and_trained_models(tmp_path):
-    params = params_from_dict(TINY)
+    params = params_with(TINY)
     classes = ["a", "b", "c"]
     frames = synthetic_frames(7, 40, 48, seed=3)
     write_pack(tmp_path / "frames" / "a" / "v1.pack", frames, "png")
@@ -78,15 +87,18 @@ def test_uses_dataset_video_and_trained_models(tmp_path):
         model = build_model(kind, len(classes), att, params.model)
         save_model(tmp_path / "models" / mid / "model.pt", model,
                    {"kind": kind, "attention": att, "model": params.model.__dict__.copy()}, classes, {"model_id": mid})
-    r = run_benchmark(params, tmp_path / "models", tmp_path / "frames", tmp_path / "index.json")
+    files = {role: tmp_path / "models" / mid / "model.pt"
+             for role, mid in (("student", "distill"), ("rgb", "rgb-none"), ("flow", "flow-none"))}
+    r = run_benchmark(params, **files, frames_dir=tmp_path / "frames", index_path=tmp_path / "index.json",
+                      threads=2, device="cpu")
     check_report(r, params)
-    assert r["input"]["source"].endswith("v1.pack") and r["input"]["num_classes"] == 3
-    assert all(w.startswith("trained") for w in r["weights"].values())
+    assert r["input"]["source"] == str(tmp_path / "frames" / "a" / "v1.pack") and r["input"]["num_classes"] == 3
+    assert r["weights"] == {role: f"trained: {path}" for role, path in files.items()}
 
 
 def test_bare_opencv_tvl1_matches_our_flow():
     """The bare loop really is the same computation: identical parameters give identical flow."""
-    params = params_from_dict(TINY)
+    params = params_with(TINY)
     f = synthetic_frames(2, 40, 48)
     a, b = to_gray(f[0]), to_gray(f[1])
     ours = flow_tvl1(a, b, params.flow.tvl1)
@@ -99,3 +111,30 @@ def test_synthetic_frames_deterministic():
     a, b = synthetic_frames(3, 32, 40, seed=1), synthetic_frames(3, 32, 40, seed=1)
     assert a.shape == (3, 32, 40, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert not np.array_equal(a[0], a[1])
+
+
+def test_flow_bench_table_on_tiny_pairs():
+    """Two settings on 40x32 pairs: every case scored, the OpenCV-defaults row really uses OpenCV's defaults."""
+    settings = default_benchmark_settings(DEFAULT.flow)
+    default = settings["tvl1 OpenCV defaults (s5 w5)"].tvl1
+    assert (default.nscales, default.warps, default.inner_iterations, default.tau) == (5, 5, 30, 0.25)
+    assert settings["tvl1 s3 w3"].tvl1 == dataclasses.replace(default, nscales=3, warps=3)
+    assert settings["farneback"].farneback == DEFAULT.flow.farneback
+    chosen = {k: settings[k] for k in ("tvl1 s3 w1", "dis medium")}
+    rows = flow_bench(chosen, (40, 32), repeats=1, threads=1)
+    assert [r["setting"] for r in rows] == list(chosen)
+    for r in rows:
+        assert set(r) == {"setting", "ms", "ms_max", *BENCH_CASES}
+        assert r["ms_max"] >= r["ms"] > 0
+        assert all(0 <= r[c][0] and 0 <= r[c][1] for c in BENCH_CASES)
+    assert rows[1]["smooth t(1.3,-0.6)"][0] < 0.5                # DIS medium on a smooth sub-pixel shift
+    table = format_bench_table(rows, (40, 32), 1).splitlines()
+    assert len(table) == 3 + len(rows) and table[3].startswith("| tvl1 s3 w1 | ")
+    assert table[1].count("|") == len(BENCH_CASES) + 3
+
+
+def test_benchmark_does_not_import_training():
+    code = ("import sys, attdistill.benchmark.speed, attdistill.benchmark.flow; "
+            "print(sorted(m for m in sys.modules if m.startswith('attdistill.training')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

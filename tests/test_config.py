@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
+import yaml
 
-from attdistill.config import ConfigError, load_params, params_from_dict
-
-REPO = Path(__file__).resolve().parents[1]
+from attdistill.config import DATASETS, ConfigError, Params, load_params, params_from_dict
+from attdistill.profile import apply_profile, load_profile
+from params import PARAMS_YAML, REPO, params_dict, params_with
 
 
 def test_repository_params_load_and_round_trip():
@@ -28,27 +31,97 @@ def test_repository_params_load_and_round_trip():
 ])
 def test_bad_values_name_the_key(data, message):
     with pytest.raises(ConfigError) as exc:
-        params_from_dict(data)
+        params_with(data)
     assert message in str(exc.value)
 
 
 def test_unknown_key_is_rejected():
     with pytest.raises(ConfigError, match="params.yaml: unknown key 'trian'; valid keys: .*train"):
-        params_from_dict({"trian": {"epochs": 3}})
+        params_from_dict(params_dict({"trian": {"epochs": 3}}))
     with pytest.raises(ConfigError, match="flow: unknown key 'bund'; valid keys: method, bound,"):
-        params_from_dict({"flow": {"bund": 3}})
+        params_with({"flow": {"bund": 3}})
+
+
+def without(data: dict, dotted: str) -> dict:
+    """``data`` (a fresh dict) with the key ``a.b.c`` removed."""
+    *parents, last = dotted.split(".")
+    node = data
+    for k in parents:
+        node = node[k]
+    del node[last]
+    return data
+
+
+@pytest.mark.parametrize("removed, message", [
+    (["train.optimizer"], "train: missing key 'optimizer'; every key must be set"),
+    (["train.optimizer", "train.lr"], "train: missing keys 'optimizer', 'lr';"),
+    (["flow.tvl1.warps"], "flow.tvl1: missing key 'warps'"),
+    (["download.boxes.mirrors"], "download.boxes: missing key 'mirrors'"),
+    (["benchmark"], "params.yaml: missing key 'benchmark'"),
+    (["seed"], "params.yaml: missing key 'seed'"),
+])
+def test_missing_key_is_rejected_naming_it(removed, message):
+    data = params_dict()
+    for key in removed:
+        without(data, key)
+    with pytest.raises(ConfigError) as exc:
+        params_from_dict(data)
+    assert message in str(exc.value)
+
+
+def test_dataclasses_carry_no_defaults():
+    """params.yaml is the only place a default lives: no field of Params or of a section has one."""
+    seen, todo = [], [Params]
+    while todo:
+        cls = todo.pop()
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            seen.append(f"{cls.__name__}.{f.name}")
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, seen[-1]
+            if dataclasses.is_dataclass(hints[f.name]):
+                todo.append(hints[f.name])
+        with pytest.raises(TypeError):
+            cls()
+    assert {"TrainConfig.optimizer", "TVL1Config.warps", "RemoteFile.mirrors", "BenchmarkConfig.clips"} <= set(seen)
+
+
+def test_missing_key_in_the_file_fails_from_the_cli(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(without(params_dict(), "train.val_every")))
+    r = subprocess.run([sys.executable, "-m", "attdistill.config", str(bad)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "train: missing key 'val_every'" in r.stderr
+    with pytest.raises(ConfigError, match="train: missing key 'val_every'"):
+        load_params(bad)
+    assert load_params(bad, ["train.val_every=3"]).train.val_every == 3      # -S can supply it
 
 
 def test_overrides_are_typed_and_validated():
-    p = params_from_dict({}, ["train.epochs=3", "attention=soft-res"])
-    assert p.train.epochs == 3 and p.attention == "soft-res"
+    p = load_params(PARAMS_YAML, ["train.epochs=3", "attention=soft-res", "flow.tvl1.warps=4"])
+    assert p.train.epochs == 3 and p.attention == "soft-res" and p.flow.tvl1.warps == 4
+    assert dataclasses.replace(p.train, epochs=load_params(PARAMS_YAML).train.epochs) == load_params(PARAMS_YAML).train
     with pytest.raises(ConfigError, match="train.epochs"):
-        params_from_dict({}, ["train.epochs=-1"])
+        load_params(PARAMS_YAML, ["train.epochs=-1"])
+    with pytest.raises(ConfigError, match="train: unknown key 'epoch'"):
+        load_params(PARAMS_YAML, ["train.epoch=3"])
+
+
+@pytest.mark.parametrize("dataset", [d for d in DATASETS if d != "synthetic"])
+def test_every_profile_loads(dataset, tmp_path):
+    """A profile sets only what it changes: merged over the repository's params.yaml it validates, with its values."""
+    target = tmp_path / "params.yaml"
+    target.write_text(PARAMS_YAML.read_text())
+    p, changes = apply_profile(dataset, target, REPO / "profiles", write=False)
+    profile = load_profile(dataset, REPO / "profiles")
+    assert p.dataset.name == dataset == profile["dataset"]["name"]
+    assert (p.clip.frames, p.clip.crop) == (profile["clip"]["frames"], profile["clip"]["crop"]) == (24, 224)
+    assert p.train.optimizer == profile["train"]["optimizer"] and "train.optimizer" in changes
+    assert target.read_text() == PARAMS_YAML.read_text()                      # write=False wrote nothing
 
 
 def test_cli_exits_2_with_the_message(tmp_path):
     bad = tmp_path / "params.yaml"
-    bad.write_text("attention: foo\n")
+    bad.write_text(yaml.safe_dump(params_dict({"attention": "foo"})))
     r = subprocess.run([sys.executable, "-m", "attdistill.config", str(bad)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "valid values: none, soft-atten, soft-res, prob-atten" in r.stderr

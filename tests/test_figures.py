@@ -12,6 +12,7 @@ import pytest
 
 from attdistill.data.packs import write_pack
 from attdistill.evaluation.figures import FigureWarning, best_f1, choose_videos, make_figures
+from attdistill.evaluation.paths import ReportPaths
 from attdistill.visualize import attention_panel, overlay, slice_for_frame
 
 CLASSES = ["disc_left", "disc_right", "square_left", "square_right"]
@@ -116,12 +117,18 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
     return reports, data, models
 
 
+def report_paths(reports: Path, data: Path, models: Path) -> ReportPaths:
+    return ReportPaths(index=data / "raw" / "index.json", frames=data / "frames", eval_data=data / "eval",
+                       eval_reports=reports / "eval", localize=reports / "localize", train_logs=reports / "train",
+                       long_budget=reports / "long_budget", teacher=models / "teacher" / "model.pt")
+
+
 def test_make_figures_writes_every_figure(tmp_path):
     reports, data, models = make_tree(tmp_path)
     out = tmp_path / "figs"
     with warnings.catch_warnings():
         warnings.simplefilter("error", FigureWarning)   # a complete tree gives no warning at all
-        files = make_figures(reports, data, models, out)
+        files = make_figures(report_paths(reports, data, models), out)
     names = sorted(p.name for p in files)
     assert names == sorted(["accuracy_vs_epochs.png", "confusion_matrices.png", "localization_pr.png",
                             "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png"])
@@ -130,7 +137,7 @@ def test_make_figures_writes_every_figure(tmp_path):
         img = mpimg.imread(p)
         assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0.01   # a real, non-blank picture
     # deterministic: the same inputs draw the same attention figure
-    again = make_figures(reports, data, models, tmp_path / "figs2")
+    again = make_figures(report_paths(reports, data, models), tmp_path / "figs2")
     a = mpimg.imread(out / "attention_00_disc_left.png")
     b = mpimg.imread(tmp_path / "figs2" / "attention_00_disc_left.png")
     assert len(again) == len(files) and np.array_equal(a, b)
@@ -142,7 +149,7 @@ def test_missing_input_skips_only_that_figure(tmp_path):
         f.unlink()
     (data / "eval" / "distill" / "maps.npz").unlink()
     with pytest.warns(FigureWarning) as rec:
-        files = make_figures(reports, data, models, tmp_path / "figs")
+        files = make_figures(report_paths(reports, data, models), tmp_path / "figs")
     names = {p.name for p in files}
     assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png"}
     text = " ".join(str(w.message) for w in rec)
@@ -154,7 +161,7 @@ def test_missing_series_is_left_out_with_a_warning(tmp_path):
     (reports / "eval" / "distill" / "metrics.json").unlink()
     (reports / "eval" / "rgb-prob-atten" / "confusion.json").unlink()
     with pytest.warns(FigureWarning) as rec:
-        files = make_figures(reports, data, models, tmp_path / "figs")
+        files = make_figures(report_paths(reports, data, models), tmp_path / "figs")
     assert {"accuracy_vs_epochs.png", "confusion_matrices.png"} <= {p.name for p in files}
     text = " ".join(str(w.message) for w in rec)
     assert "distill/metrics.json" in text and "rgb-prob-atten/confusion.json" in text
@@ -162,5 +169,5 @@ def test_missing_series_is_left_out_with_a_warning(tmp_path):
 
 def test_empty_tree_writes_nothing_and_does_not_raise(tmp_path):
     with pytest.warns(FigureWarning):
-        files = make_figures(tmp_path / "r", tmp_path / "d", tmp_path / "m", tmp_path / "f")
+        files = make_figures(report_paths(tmp_path / "r", tmp_path / "d", tmp_path / "m"), tmp_path / "f")
     assert files == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from attdistill.config import FramesConfig
 from attdistill.data import frames as frames_mod
@@ -17,6 +19,7 @@ from attdistill.data.frames import extract_frames
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.data.jobs import merge_reports, parse_shard, shard_report_path
 from attdistill.data.packs import Pack, is_valid_pack, read_pack
+from params import DEFAULT, params_dict
 from test_decode import smooth_frames, write_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +135,7 @@ def test_resume_after_interrupt(tmp_path, monkeypatch):
 def test_resume_redoes_packs_made_with_other_params(tmp_path):
     index = make_index(tmp_path, n=2)
     extract_frames(index, tmp_path / "frames", CFG)
-    summary = extract_frames(index, tmp_path / "frames", FramesConfig(fps=24, width=40, height=32, workers=1))
+    summary = extract_frames(index, tmp_path / "frames", dataclasses.replace(DEFAULT.frames, fps=24, width=40, height=32, workers=1))
     assert summary.done == 2 and summary.present == 0
     assert read_pack(tmp_path / "frames" / f"{index.videos[0].video_id}.pack").shape[1:3] == (32, 40)
 
@@ -179,9 +182,10 @@ def test_parse_shard():
     assert shard_report_path("r/x.json", (0, 1)) == Path("r/x.json")
 
 
-def write_params(path: Path, **frames) -> Path:
+def write_params(path: Path, changes: dict | None = None, **frames) -> Path:
+    """The repository's params.yaml with small ``frames`` (and the nested ``changes``) merged in."""
     cfg = {"fps": 24, "width": 32, "height": 24, "encoding": "jpg", "quality": 90, "workers": 1, **frames}
-    path.write_text("frames:\n" + "".join(f"  {k}: {v}\n" for k, v in cfg.items()))
+    path.write_text(yaml.safe_dump(params_dict({"frames": cfg, **(changes or {})}), sort_keys=False))
     return path
 
 

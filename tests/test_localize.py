@@ -5,19 +5,21 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from attdistill.config import LocalizeConfig
 from attdistill.data import boxes as B
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.data.packs import write_pack
 from attdistill.evaluation.localize import (
-    REQUIRED_MAPS, FrameBoxes, box_masks, center_prior, clip_targets, localize, pr_curve, resize_maps, slice_frames,
+    MAP_SOURCES, REQUIRED_MAPS, FrameBoxes, box_masks, center_prior, clip_targets, localize, model_ids, pr_curve,
+    resize_maps, slice_frames,
 )
 from attdistill.evaluation.summary import LOCALIZATION_IDS
+from params import DEFAULT, params_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,7 +166,7 @@ def test_clip_targets_hand_made(tmp_path):
     tube = B.Tube(0, [4, 6, 10], [(0, 0, 8, 8), (8, 8, 16, 16), (0, 8, 8, 16)])   # source frames 4, 6, 10
     vb = {"v": B.VideoBoxes(16, 16, 48.0, 16, [tube])}
     _write_frames(tmp_path, "v", 8, (8, 8))
-    fb = FrameBoxes(vb, tmp_path, 24.0, LocalizeConfig(size=size, tolerance=0))
+    fb = FrameBoxes(vb, tmp_path, 24.0, replace(DEFAULT.localize, size=size, tolerance=0))
     t = clip_targets(np.array(["v"]), np.array([0]), np.array([2]), 4, 2, fb)
     # clip frames 0..3 = stored 2..5 = source 4, 6, 8, 10: slice 0 <- stored 2, 3 (boxes); slice 1 <- 4 (none), 5
     assert t.weights.tolist() == [[2, 1]]
@@ -223,11 +225,20 @@ def _fixture(root: Path, with_boxes: bool = True, crops: int = 1) -> Path:
     return root
 
 
+def eval_dirs(root: Path) -> list[Path]:
+    """The evaluation folder of every model localised (those the fixture has no maps for do not exist)."""
+    return [root / "eval" / m for m in model_ids(MAP_SOURCES)]
+
+
+def run_localize(root: Path, cfg, out: Path, crops: int = 1) -> dict:
+    return localize(eval_dirs(root), root / "index.json", root / "frames", cfg, out, fps=24.0, crops=crops)
+
+
 def test_localize_end_to_end(tmp_path):
     root = _fixture(tmp_path)
     out = root / "reports" / "localize"
-    cfg = LocalizeConfig(tolerance=0)
-    res = localize(root / "eval", root / "index.json", root / "frames", cfg, out, fps=24.0)
+    cfg = replace(DEFAULT.localize, tolerance=0)
+    res = run_localize(root, cfg, out)
     assert set(res) >= set(LOCALIZATION_IDS) | {"uniform", "prob-atten-rgb"}
     assert set(LOCALIZATION_IDS) == set(REQUIRED_MAPS)
     assert "soft-res-rgb" not in res and "mfr-motion" not in res          # no maps: optional ids left out
@@ -252,33 +263,64 @@ def test_localize_end_to_end(tmp_path):
     assert list(rows[0]) == ["recall", "precision", "threshold"] and 1 <= len(rows) <= 201
     assert sorted(p.stem for p in (out / "pr").glob("*.csv")) == sorted(res)
     # deterministic
-    again = localize(root / "eval", root / "index.json", root / "frames", cfg, out, fps=24.0)
+    again = run_localize(root, cfg, out)
     assert again == res
     # the paper's 10-pixel tolerance zone raises precision, never recall
-    loose = localize(root / "eval", root / "index.json", root / "frames", LocalizeConfig(), out, fps=24.0)
+    loose = run_localize(root, replace(cfg, tolerance=10), out)
     assert loose["uniform"]["recall"] == 1.0 and loose["uniform"]["precision"] > 3 * res["uniform"]["precision"]
 
 
 def test_localize_rejects_crops_and_handles_missing_inputs(tmp_path):
     root = _fixture(tmp_path / "crops", crops=3)
     with pytest.raises(ValueError, match="crops"):
-        localize(root / "eval", root / "index.json", root / "frames", LocalizeConfig(), root / "out", fps=24.0)
+        run_localize(root, DEFAULT.localize, root / "out")
     with pytest.raises(ValueError, match="crops"):
-        localize(root / "eval", root / "index.json", root / "frames", LocalizeConfig(), root / "out", fps=24.0,
-                 crops=3)
+        run_localize(root, DEFAULT.localize, root / "out", crops=3)
     root = _fixture(tmp_path / "noboxes", with_boxes=False)
-    res = localize(root / "eval", root / "index.json", root / "frames", LocalizeConfig(), root / "out", fps=24.0)
+    res = run_localize(root, DEFAULT.localize, root / "out")
     assert list(res) == ["note"] and "no bounding boxes" in res["note"]
     assert json.loads((root / "out" / "metrics.json").read_text()) == res
     root = _fixture(tmp_path / "missing")
     for f in (root / "eval" / "distill").iterdir():
         f.unlink()
     with pytest.raises(FileNotFoundError, match="distill"):
-        localize(root / "eval", root / "index.json", root / "frames", LocalizeConfig(), root / "out", fps=24.0)
+        run_localize(root, DEFAULT.localize, root / "out")
     # evaluated but without attention maps (attention: none): null entries with a note, not a crash
     (root / "eval" / "distill" / "scores.npz").write_bytes(b"")
-    res = localize(root / "eval", root / "index.json", root / "frames", LocalizeConfig(), root / "out", fps=24.0)
+    res = run_localize(root, DEFAULT.localize, root / "out")
     assert res["distill-motion"]["f1"] is None and "note" in res["distill-motion"]
+
+
+def test_localize_checks_the_evaluation_folders_given(tmp_path):
+    root = _fixture(tmp_path)
+    dirs = eval_dirs(root)
+    with pytest.raises(ValueError, match="without localisation maps: rgb-none"):
+        localize(dirs + [root / "eval" / "rgb-none"], root / "index.json", root / "frames", DEFAULT.localize,
+                 root / "out", fps=24.0, crops=1)
+    with pytest.raises(ValueError, match="no evaluation folder given for distill"):
+        localize([d for d in dirs if d.name != "distill"], root / "index.json", root / "frames", DEFAULT.localize,
+                 root / "out", fps=24.0, crops=1)
+    assert not (root / "out").exists()
+    # only the required models: the optional maps are left out, the required ones are the same
+    required = [d for d in dirs if d.name in model_ids(REQUIRED_MAPS)]
+    few = localize(required, root / "index.json", root / "frames", DEFAULT.localize, root / "few", fps=24.0, crops=1)
+    full = run_localize(root, DEFAULT.localize, root / "full")
+    assert set(few) == set(REQUIRED_MAPS) | {"uniform"} and "prob-atten-rgb" in full
+    assert {k: full[k] for k in few} == few
+
+
+def test_dvc_stage_passes_every_localised_model():
+    """The localize stage's command gives the evaluation folder of exactly the models MAP_SOURCES reads."""
+    import shlex
+
+    import yaml
+
+    st = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["localize"]
+    argv = shlex.split(st["cmd"])
+    rest = argv[argv.index("--eval") + 1:]
+    given = rest[:next((k for k, a in enumerate(rest) if a.startswith("--")), len(rest))]
+    assert sorted(given) == sorted(f"data/eval/{m}" for m in model_ids(MAP_SOURCES))
+    assert set(given) <= set(st["deps"])
 
 
 def _stage():
@@ -292,13 +334,14 @@ def test_stage_cli(tmp_path, capsys):
     root = _fixture(tmp_path)
     stage = _stage()
     bad = tmp_path / "bad.yaml"
-    bad.write_text("localize:\n  size: 2\n")
-    assert stage.main(["--params", str(bad), "--eval", "nowhere"]) == 2
+    bad.write_text(json.dumps(params_dict({"localize": {"size": 2}})))          # JSON is YAML
+    paths = ["--eval", *map(str, eval_dirs(root)), "--dataset", str(root), "--frames", str(root / "frames")]
+    assert stage.main(["--params", str(bad), *paths, "--out", str(tmp_path / "bad_out")]) == 2
+    assert not (tmp_path / "bad_out").exists()
     assert "localize.size" in capsys.readouterr().err
     good = tmp_path / "params.yaml"
-    good.write_text("frames:\n  fps: 24\n")
+    good.write_text(json.dumps(params_dict({"frames": {"fps": 24}})))
     out = tmp_path / "out"
-    assert stage.main(["--params", str(good), "--eval", str(root / "eval"), "--index", str(root / "index.json"),
-                       "--frames", str(root / "frames"), "--out", str(out)]) == 0
+    assert stage.main(["--params", str(good), *paths, "--out", str(out)]) == 0
     assert "distill-motion: P=" in capsys.readouterr().out
     assert (out / "metrics.json").exists()

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from attdistill import losses as L
-from attdistill.config import ModelConfig
 from attdistill.models import (NetOutput, PretrainedError, SingleStreamNet, TwoBranchStudent, build_model,
                                load_i3d_state, load_pretrained)
 from attdistill.models.attention import slice_softmax
+from params import DEFAULT
 
 REPO = Path(__file__).resolve().parents[1]
 REF_DIR = Path(os.environ.get("ATTDISTILL_REFERENCE", REPO.parent / "shared" / "reference"))
@@ -23,7 +23,7 @@ REF_WEIGHTS = REF_DIR / "pytorch_i3d_rgb_random_fp16.pt"
 needs_reference = pytest.mark.skipif(not REF_WEIGHTS.is_file(),
                                      reason=f"pytorch-i3d reference weights not found in {REF_DIR} "
                                             f"(set ATTDISTILL_REFERENCE to its folder)")
-CPU = dict(width=0.125, final_stride=1)      # the CPU default of params.yaml
+CPU = dict(width=DEFAULT.model.width, final_stride=DEFAULT.model.final_stride)   # params.yaml's CPU default
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +117,7 @@ def test_reference_attention_student_uses_the_given_map():
 
 
 def test_build_model_kinds():
-    cfg = ModelConfig()
+    cfg = DEFAULT.model
     assert isinstance(build_model("rgb", 5, "soft-res", cfg), SingleStreamNet)
     flow = build_model("flow", 5, "prob-atten", cfg)
     assert flow.backbone.Conv3d_1a_7x7.conv3d.in_channels == 2

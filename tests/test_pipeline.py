@@ -19,10 +19,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-MODEL_IDS = ["rgb-none", "rgb-soft-atten", "rgb-soft-res", "rgb-prob-atten", "flow-none", "flow-soft-atten",
-             "flow-soft-res", "flow-prob-atten", "distill", "feature-distill", "reference-attention", "mfr",
-             "two-stream", "distill+flow"]
-LOCALIZATION_IDS = ["center-prior", "soft-atten-rgb", "soft-atten-flow", "distill-appearance", "distill-motion"]
+from attdistill.methods import MODEL_IDS
+from attdistill.evaluation.summary import LOCALIZATION_IDS
 
 TINY = {
     "synthetic": {"kinds": ["disc", "square"], "motions": ["left", "right"], "videos_per_class": 4, "groups": 2,
@@ -54,7 +52,8 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
 @pytest.fixture(scope="module")
 def tiny_repo(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("pipeline") / "repo"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True).stdout.split("\0")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           text=True).stdout.split("\0")
     for f in filter(None, files):
         src = REPO / f
         generated = f.startswith(("reports/", "dvc.lock")) and not f.startswith("reports/long_budget/")
@@ -113,11 +112,13 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
 
 
 def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
-    """`stages/evaluate.py ID --models/--reports/--data-out` (the README's long-budget evaluation) gives, on the
-    pipeline's own model, exactly the pipeline's metrics, written where it was told."""
+    """`stages/evaluate.py model ID --model FILE --reports DIR --data-out DIR` (the README's long-budget evaluation)
+    gives, on the pipeline's own model, exactly the pipeline's metrics, written where it was told."""
     root, env = tiny_repo
-    run([sys.executable, "stages/evaluate.py", "distill", "--models", "models", "--reports", str(tmp_path / "r"),
-         "--data-out", str(tmp_path / "d")], root, env)
-    ours = json.loads((tmp_path / "r" / "distill" / "metrics.json").read_text())
+    run([sys.executable, "stages/evaluate.py", "model", "distill", "--model", "models/distill/model.pt",
+         "--index", "data/raw/index.json", "--frames", "data/frames", "--flow", "data/flow",
+         "--flow-reversed", "data/flow_reversed", "--reports", str(tmp_path / "r"), "--data-out", str(tmp_path / "d")],
+        root, env)
+    ours = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert ours == json.loads((root / "reports" / "eval" / "distill" / "metrics.json").read_text())
-    assert (tmp_path / "d" / "distill" / "maps.npz").is_file()
+    assert (tmp_path / "d" / "maps.npz").is_file()

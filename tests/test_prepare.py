@@ -8,19 +8,19 @@ import io
 import json
 import pickle
 import sys
+from dataclasses import replace
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from attdistill.config import FramesConfig, params_from_dict
 from attdistill.data import boxes as B
 from attdistill.data.decode import source_indices
 from attdistill.data.frames import extract_frames, pack_path
 from attdistill.data.index import VideoIndex
 from attdistill.data.packs import Pack
-from attdistill.data.prepare import (DatasetSources, ManualFilesMissing, RemoteFile, prepare, sources_for)
+from attdistill.data.prepare import ManualFilesMissing, RemoteFile, prepare, sources_for
 from attdistill.download import ChecksumError
 from attdistill.profile import apply_profile
 
@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO / "stages"))
 import download as download_stage  # noqa: E402  (stages/download.py)
 
 sys.path.insert(0, str(Path(__file__).parent))
+from params import DEFAULT, params_dict, params_with  # noqa: E402
 from test_parsers import (CLIP_FORMAT, CLIP_SIZE, clip_spec, make_egtea, make_hmdb, make_ssv2, read_code,  # noqa: E402
                           write_clip)
 
@@ -38,11 +39,11 @@ def sha(data: bytes) -> str:
 
 
 def params_for(name: str, tmp: Path, **extra):
-    return params_from_dict({"dataset": {"name": name}, "download": {"cache_dir": str(tmp / "cache"), "retries": 1},
-                             **extra})
+    return params_with({"dataset": {"name": name}, "download": {"cache_dir": str(tmp / "cache"), "retries": 1},
+                        **extra})
 
 
-FRAMES = FramesConfig(fps=24.0, width=40, height=32, workers=1)   # resampled to 24 fps (§3.6), resized
+FRAMES = replace(DEFAULT.frames, fps=24.0, width=40, height=32, workers=1)   # resampled to 24 fps (§3.6), resized
 
 
 def extract_and_check(idx: VideoIndex, base: Path, out: Path, dataset: str) -> None:
@@ -68,7 +69,7 @@ def served(server, name: str, data: bytes, mirror_of: str = "") -> RemoteFile:
     server.files[name] = data
     if mirror_of:
         return RemoteFile(url=server.url(mirror_of), sha256=sha(data), mirrors=(server.url(name),))
-    return RemoteFile(url=server.url(name), sha256=sha(data))
+    return RemoteFile(url=server.url(name), sha256=sha(data), mirrors=())
 
 
 # --------------------------------------------------------------------------------------------- UCF101
@@ -99,10 +100,10 @@ def ucf101_archives(rar_writer, tmp: Path) -> tuple[bytes, bytes, bytes]:
 
 def test_prepare_ucf101_from_local_server(tmp_path, file_server, rar_writer):
     videos, splits, pkl = ucf101_archives(rar_writer, tmp_path)
-    sources = DatasetSources(videos=served(file_server, "UCF101.rar", videos, mirror_of="gone/UCF101.rar"),
-                             splits=served(file_server, "splits.zip", splits),
-                             boxes=served(file_server, "pyannot.pkl", pkl))
     params = params_for("ucf101", tmp_path)
+    sources = replace(sources_for(params),
+                      videos=served(file_server, "UCF101.rar", videos, mirror_of="gone/UCF101.rar"),
+                      splits=served(file_server, "splits.zip", splits), boxes=served(file_server, "pyannot.pkl", pkl))
     idx = prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
 
     assert idx.dataset == "ucf101" and idx.classes == UCF_CLASSES and idx.flip_invariant and idx.metric == "mean_class"
@@ -126,10 +127,12 @@ def test_prepare_ucf101_from_local_server(tmp_path, file_server, rar_writer):
 def test_prepare_refuses_a_checksum_mismatch(tmp_path, file_server, rar_writer):
     videos, splits, _ = ucf101_archives(rar_writer, tmp_path)
     file_server.files["UCF101.rar"] = videos
-    sources = DatasetSources(videos=RemoteFile(url=file_server.url("UCF101.rar"), sha256="1" * 64),
-                             splits=served(file_server, "splits.zip", splits))
+    params = params_for("ucf101", tmp_path)
+    sources = replace(sources_for(params), videos=RemoteFile(url=file_server.url("UCF101.rar"), sha256="1" * 64,
+                                                             mirrors=()),
+                      splits=served(file_server, "splits.zip", splits))
     with pytest.raises(ChecksumError, match="1111"):
-        prepare(params_for("ucf101", tmp_path), raw_dir="raw", base=tmp_path, sources=sources)
+        prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
     assert not (tmp_path / "raw" / "index.json").exists() and not (tmp_path / "cache" / "UCF101.rar").exists()
 
 
@@ -144,9 +147,10 @@ def test_prepare_hmdb51_rar_of_rars(tmp_path, file_server, rar_writer):
     splits = rar_writer(src / "test_train_splits.rar",
                         [(f"testTrainMulti_7030_splits/{p.name}", p.read_bytes())
                          for p in sorted(splits_dir.iterdir())]).read_bytes()
-    sources = DatasetSources(videos=served(file_server, "hmdb51_org.rar", videos),
-                             splits=served(file_server, "test_train_splits.rar", splits))
-    idx = prepare(params_for("hmdb51", tmp_path), raw_dir="raw", base=tmp_path, sources=sources)
+    params = params_for("hmdb51", tmp_path)
+    sources = replace(sources_for(params), videos=served(file_server, "hmdb51_org.rar", videos),
+                      splits=served(file_server, "test_train_splits.rar", splits))
+    idx = prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
     assert idx.classes == ["brush_hair", "cartwheel"] and idx.flip_invariant
     assert idx.root == "raw/hmdb51/videos" and len(idx.videos) == 4
     assert all(idx.video_path(v, tmp_path).is_file() for v in idx.videos)
@@ -159,7 +163,7 @@ def test_prepare_hmdb51_rar_of_rars(tmp_path, file_server, rar_writer):
 def test_prepare_egtea_lists_missing_files_then_parses(tmp_path):
     manual = tmp_path / "manual"
     params = params_for("egtea", tmp_path)
-    sources = DatasetSources(manual_dir=str(manual))
+    sources = replace(sources_for(params), manual_dir=str(manual))
     with pytest.raises(ManualFilesMissing) as err:
         prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
     msg = str(err.value)
@@ -182,7 +186,7 @@ def test_prepare_egtea_lists_missing_files_then_parses(tmp_path):
 def test_prepare_ssv2_lists_missing_files_then_parses(tmp_path):
     manual = tmp_path / "manual"
     params = params_for("ssv2", tmp_path)
-    sources = DatasetSources(manual_dir=str(manual))
+    sources = replace(sources_for(params), manual_dir=str(manual))
     make_ssv2(manual / "ssv2")
     (manual / "ssv2" / "something-something-v2-train.json").unlink()
     with pytest.raises(ManualFilesMissing, match=r"1 required file\(s\).*something-something-v2-train.json"):
@@ -198,8 +202,9 @@ def test_prepare_ssv2_lists_missing_files_then_parses(tmp_path):
 
 def test_frames_skip_a_truncated_clip_and_write_the_others(tmp_path):
     make_egtea(tmp_path / "manual" / "egtea")
-    idx = prepare(params_for("egtea", tmp_path), raw_dir="raw", base=tmp_path,
-                  sources=DatasetSources(manual_dir=str(tmp_path / "manual")))
+    params = params_for("egtea", tmp_path)
+    idx = prepare(params, raw_dir="raw", base=tmp_path,
+                  sources=replace(sources_for(params), manual_dir=str(tmp_path / "manual")))
     bad = idx.videos[1]
     path = idx.video_path(bad, tmp_path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])      # an interrupted copy
@@ -222,7 +227,7 @@ SMALL_SYNTHETIC = {"kinds": ["disc"], "motions": ["left", "right"], "videos_per_
 
 
 def test_prepare_synthetic_writes_the_index(tmp_path):
-    params = params_from_dict({"synthetic": SMALL_SYNTHETIC})
+    params = params_with({"synthetic": SMALL_SYNTHETIC})
     idx = prepare(params, raw_dir="raw", base=tmp_path)
     assert idx.dataset == "synthetic" and idx.num_classes == 2 and len(idx.videos) == 4
     assert idx.root == "raw/synthetic/videos" and (tmp_path / idx.boxes).is_file()
@@ -232,11 +237,11 @@ def test_prepare_synthetic_writes_the_index(tmp_path):
 
 def test_stage_cli_fails_fast_on_bad_params_and_runs_synthetic(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("dataset: {name: kinetics}\n")
+    bad.write_text(json.dumps(params_dict({"dataset": {"name": "kinetics"}})))      # JSON is YAML
     assert download_stage.main(["--params", str(bad), "--out", str(tmp_path / "raw")]) == 2
     assert "kinetics" in capsys.readouterr().err and not (tmp_path / "raw").exists()
     good = tmp_path / "params.yaml"
-    good.write_text(json.dumps({"synthetic": SMALL_SYNTHETIC}))
+    good.write_text(json.dumps(params_dict({"synthetic": SMALL_SYNTHETIC})))
     assert download_stage.main(["--params", str(good), "--out", "raw", "--base", str(tmp_path), "--workers", "1"]) == 0
     assert "synthetic: 2 classes, 2 train / 2 test" in capsys.readouterr().out
     assert VideoIndex.load(tmp_path / "raw" / "index.json").num_classes == 2
@@ -249,7 +254,7 @@ def test_sources_come_from_the_profile_via_params(tmp_path):
     src = sources_for(params)
     assert src.videos.url == "https://www.crcv.ucf.edu/datasets/human-actions/ucf101/UCF101.rar"
     assert len(src.videos.sha256) == 64 and len(src.boxes.sha256) == 64
-    assert sources_for(params_from_dict({"dataset": {"name": "ssv2"}})).manual_dir == "data/manual"
+    assert sources_for(params_with({"dataset": {"name": "ssv2"}})).manual_dir == DEFAULT.download.manual_dir
 
 
 # --------------------------------------------------------------------------------------------- paper profiles

@@ -12,7 +12,23 @@ from attdistill.evaluation import paper
 from attdistill.evaluation.summary import (
     LOCALIZATION_IDS, MODEL_IDS, collect_summary, kinds_and_motions, write_summary,
 )
+from attdistill.evaluation.paths import ReportPaths
 from attdistill.evaluation.tables import pct, write_tables
+
+
+def rp(root: Path, index: bool = True) -> ReportPaths:
+    """The plots stage's inputs in a fake tree (only the folders summary and tables read are real)."""
+    return ReportPaths(index=root / ("index.json" if index else "no-index.json"), frames=root / "frames",
+                       eval_data=root / "data" / "eval", eval_reports=root / "reports" / "eval",
+                       localize=root / "reports" / "localize", train_logs=root / "reports" / "train",
+                       long_budget=root / "reports" / "long_budget", teacher=root / "models" / "teacher" / "model.pt")
+
+
+def summarise(root: Path, dataset: str = "synthetic", index: bool = True, out: Path | None = None) -> dict:
+    s = collect_summary(rp(root, index), dataset, "prob-atten")
+    if out is not None:
+        write_summary(s, out)
+    return s
 
 DESIGN_MODEL_IDS = {"rgb-none", "rgb-soft-atten", "rgb-soft-res", "rgb-prob-atten", "flow-none", "flow-soft-atten",
                     "flow-soft-res", "flow-prob-atten", "distill", "feature-distill", "reference-attention", "mfr",
@@ -50,7 +66,7 @@ def _reports(root: Path, boxes: bool = True) -> Path:
 def test_summary_has_the_contract_keys(tmp_path):
     root = _reports(tmp_path)
     out = root / "reports" / "summary.json"
-    s = write_summary(root / "reports", dataset="synthetic", out=out, index_path=root / "index.json")
+    s = summarise(root, out=out)
     assert json.loads(out.read_text()) == s
     assert {"dataset", "models", "localization"} <= set(s) and s["dataset"] == "synthetic"
     assert set(s["models"]) == DESIGN_MODEL_IDS == set(MODEL_IDS)
@@ -73,25 +89,25 @@ def test_summary_missing_file_is_named(tmp_path):
     root = _reports(tmp_path)
     (root / "reports" / "eval" / "mfr" / "metrics.json").unlink()
     with pytest.raises(FileNotFoundError, match=re.escape(str(Path("eval") / "mfr" / "metrics.json"))):
-        write_summary(root / "reports", dataset="synthetic", out=root / "s.json", index_path=None)
+        summarise(root, index=False, out=root / "s.json")
     assert not (root / "s.json").exists()
     root = _reports(tmp_path / "b")
     (root / "reports" / "localize" / "metrics.json").unlink()
     with pytest.raises(FileNotFoundError, match="localize"):
-        write_summary(root / "reports", dataset="synthetic", out=root / "s.json", index_path=None)
+        summarise(root, index=False, out=root / "s.json")
     bad = _reports(tmp_path / "c")
     (bad / "reports" / "eval" / "distill" / "metrics.json").write_text(json.dumps({"top1": 0.5}))
     with pytest.raises(KeyError, match="top5"):
-        collect_summary(bad / "reports", "synthetic", None)
+        summarise(bad, index=False)
     (bad / "reports" / "eval" / "distill" / "metrics.json").write_text(json.dumps(
         {"top1": 73.0, "top5": 0.9, "mean_class": 0.7, "mean_class_reversed": 0.3}))     # a percentage, not a fraction
     with pytest.raises(ValueError, match="fraction"):
-        collect_summary(bad / "reports", "synthetic", None)
+        summarise(bad, index=False)
 
 
 def test_summary_without_boxes_has_empty_localization(tmp_path):
     root = _reports(tmp_path, boxes=False)
-    s = collect_summary(root / "reports", "hmdb51", None)
+    s = summarise(root, "hmdb51", index=False)
     assert s["localization"] == {} and "no bounding boxes" in s["notes"][0]
     assert "chance" not in s                    # no index given
 
@@ -107,8 +123,7 @@ def test_kinds_and_motions():
 
 def test_tables_show_paper_numbers_and_ours_as_percentages(tmp_path):
     root = _reports(tmp_path)
-    paths = write_tables(root / "reports", out_dir=root / "tables", dataset="synthetic",
-                         index_path=root / "index.json")
+    paths = write_tables(summarise(root), root / "tables")
     assert [p.name for p in paths] == [f"table{i}.md" for i in range(1, 6)]
     text = {p.name: p.read_text() for p in paths}
     ids = sorted(DESIGN_MODEL_IDS)
@@ -146,7 +161,7 @@ def test_tables_show_paper_numbers_and_ours_as_percentages(tmp_path):
 
 def test_tables_without_boxes_say_so(tmp_path):
     root = _reports(tmp_path, boxes=False)
-    paths = write_tables(root / "reports", out_dir=root / "tables", dataset="hmdb51", index_path=None)
+    paths = write_tables(summarise(root, "hmdb51", index=False), root / "tables")
     t4 = (root / "tables" / "table4.md").read_text()
     assert "`hmdb51` has no bounding boxes" in t4 and "52.6" in t4
     assert len(paths) == 5

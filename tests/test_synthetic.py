@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,15 +17,17 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from attdistill.config import MOTION_PAIRS, SyntheticConfig
+from attdistill.config import MOTION_PAIRS
 from attdistill.data import boxes as B
 from attdistill.data import synthetic as S
 from attdistill.data.ucf101 import parse_ucf101
+from params import DEFAULT
 
+SYN = DEFAULT.synthetic                       # the repository's params.yaml; tests change what they are about
 ALL_MOTIONS = ("left", "right", "up", "down", "toward", "away", "cw", "ccw")
 PAIR_ID = {"left": 0, "right": 0, "up": 1, "down": 1, "toward": 2, "away": 2, "cw": 3, "ccw": 3}
-TINY = SyntheticConfig(kinds=("disc", "star"), motions=ALL_MOTIONS, videos_per_class=3, groups=3, test_groups=1,
-                       frames=8, width=64, height=48)
+TINY = replace(SYN, kinds=("disc", "star"), motions=ALL_MOTIONS, videos_per_class=3, groups=3, test_groups=1,
+                    frames=8, width=64, height=48)
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -41,8 +44,8 @@ def tiny(tmp_path_factory) -> Path:
 
 # --------------------------------------------------------------------------------------------- format
 def test_determinism_and_worker_independence(tmp_path):
-    cfg = SyntheticConfig(kinds=("square",), motions=("left", "right", "cw", "ccw"), videos_per_class=2, groups=2,
-                          test_groups=1, frames=8, width=48, height=40)
+    cfg = replace(SYN, kinds=("square",), motions=("left", "right", "cw", "ccw"), videos_per_class=2, groups=2,
+                       test_groups=1, frames=8, width=48, height=40)
     S.generate(cfg, 5, tmp_path / "a", workers=1)
     S.generate(cfg, 5, tmp_path / "b", workers=2)
     S.generate(cfg, 6, tmp_path / "c", workers=1)
@@ -109,7 +112,7 @@ def test_build_index_maps_and_relative_root(tiny, monkeypatch):
     assert idx.video_path(idx.videos[0]).is_file()
     assert idx.meta["class_motion"][idx.classes.index("StarAway")] == "away"
     with pytest.raises(ValueError, match="other synthetic parameters"):
-        S.build_index(tiny.name, SyntheticConfig())
+        S.build_index(tiny.name, SYN)
 
 
 def test_refuses_to_overwrite_foreign_videos_but_recovers_from_interrupted_run(tmp_path):
@@ -121,8 +124,8 @@ def test_refuses_to_overwrite_foreign_videos_but_recovers_from_interrupted_run(t
     with pytest.raises(FileNotFoundError, match="run generate"):
         S.build_index(tmp_path, TINY)
     (tmp_path / "synthetic.json.partial").write_text("{}")          # what an interrupted generate leaves
-    cfg = SyntheticConfig(kinds=("disc",), motions=("cw", "ccw"), videos_per_class=2, groups=2, test_groups=1,
-                          frames=8, width=40, height=32)
+    cfg = replace(SYN, kinds=("disc",), motions=("cw", "ccw"), videos_per_class=2, groups=2, test_groups=1,
+                       frames=8, width=40, height=32)
     S.generate(cfg, 0, tmp_path)
     assert not (tmp_path / "videos" / "keep.avi").exists() and not (tmp_path / "synthetic.json.partial").exists()
     assert len(S.build_index(tmp_path, cfg).videos) == 4
@@ -180,7 +183,7 @@ def test_boxes_file_matches_actor_and_motion(tiny):
 
 def test_box_encloses_exactly_the_actor_pixels():
     """The recorded box is the actor's outline: every changed pixel is inside it and it touches all four sides."""
-    cfg = SyntheticConfig(kinds=("cross", "triangle", "star"), frames=8, camera_motion=1.0)
+    cfg = replace(SYN, kinds=("cross", "triangle", "star"), frames=8, camera_motion=1.0)
     for cls in S.class_table(cfg)[::3]:
         spec = S.sample_video(cfg, 0, cls, 2, 1)
         spec.objects, spec.actor = [spec.objects[spec.actor]], 0              # no occluding distractors
@@ -196,7 +199,7 @@ def test_box_encloses_exactly_the_actor_pixels():
 
 
 def test_actor_stays_in_frame_default_config():
-    cfg = SyntheticConfig()
+    cfg = SYN
     bg = S.group_background(cfg, 0, 1)
     visible = []
     for i, cls in enumerate(S.class_table(cfg) * 15):
@@ -226,7 +229,7 @@ def _trajectory_stats(cfg, cls, n, reverse=False):
 
 
 def test_time_reversal_maps_class_to_its_pair():
-    cfg = SyntheticConfig(kinds=("square",), motions=ALL_MOTIONS, frames=16)
+    cfg = replace(SYN, kinds=("square",), motions=ALL_MOTIONS, frames=16)
     table = {c.motion: c for c in S.class_table(cfg)}
     axis = {"left": 0, "down": 1, "toward": 2, "cw": 3}             # statistic that the motion moves
     for m in axis:
@@ -242,7 +245,7 @@ def test_time_reversal_maps_class_to_its_pair():
 
 
 def test_distractors_and_camera_are_time_symmetric():
-    cfg = SyntheticConfig(frames=24, camera_motion=1.5, distractors=3)
+    cfg = replace(SYN, frames=24, camera_motion=1.5, distractors=3)
     cls = S.class_table(cfg)[0]
     spec = S.sample_video(cfg, 0, cls, 1, 1)
     for i, obj in enumerate(spec.objects):
@@ -271,7 +274,7 @@ def test_distractors_and_camera_are_time_symmetric():
 # --------------------------------------------------------------------------------------------- no static shortcut
 def test_per_frame_state_has_the_same_law_for_every_motion():
     """Parameter level (large n): x, y and log-radius at a random frame have one distribution for all 8 motions."""
-    cfg = SyntheticConfig(kinds=("disc",), motions=ALL_MOTIONS, distractors=0)
+    cfg = replace(SYN, kinds=("disc",), motions=ALL_MOTIONS, distractors=0)
     bg = S.group_background(cfg, 0, 1)
     rng = np.random.default_rng(0)
     states = {}
@@ -332,8 +335,8 @@ def _frame_features(frame: np.ndarray, box) -> np.ndarray:
 @pytest.fixture(scope="module")
 def one_frame_set(tmp_path_factory):
     """640 videos (2 kinds x 8 motions x 40): features of one random decoded frame each, and of the next frame."""
-    cfg = SyntheticConfig(kinds=("disc", "square"), motions=ALL_MOTIONS, videos_per_class=40, groups=4,
-                          test_groups=2, frames=16)
+    cfg = replace(SYN, kinds=("disc", "square"), motions=ALL_MOTIONS, videos_per_class=40, groups=4,
+                       test_groups=2, frames=16)
     out = tmp_path_factory.mktemp("static")
     S.generate(cfg, 1, out, workers=2)
     idx = S.build_index(out, cfg)

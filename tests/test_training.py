@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from attdistill.training.checkpoint import atomic_save, load_model_file
-from attdistill.training.engine import Interrupted, Paths, train
-from attdistill.training.recipes import TRAINED_IDS, load_frozen, make_recipe
+from attdistill.models.files import atomic_save, load_model_file
+from attdistill import methods
+from attdistill.models.files import load_frozen, model_from_file
+from attdistill.training.engine import Interrupted, TrainPaths, train
 from attdistill.training.teacher import select_teacher
 
 sys.path.insert(0, str(Path(__file__).parent))
+from params import params_dict  # noqa: E402
 from tiny_data import make_tiny_dataset, tiny_params  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,14 +31,14 @@ def tiny(tmp_path_factory):
     return root
 
 
-def paths_for(root: Path, model_id: str, tag: str = "") -> Paths:
-    return Paths(index=root / "index.json", frames=root / "frames", flow=root / "flow",
-                 out=root / f"models{tag}" / model_id, live=root / f"live{tag}" / model_id, skipped=())
+def paths_for(root: Path, model_id: str, tag: str = "", teachers: dict | None = None) -> TrainPaths:
+    return TrainPaths(index=root / "index.json", frames=root / "frames", flow=root / "flow",
+                      out=root / f"models{tag}" / model_id, live=root / f"live{tag}" / model_id, skipped=(),
+                      teachers={k: Path(v) for k, v in (teachers or {}).items()})
 
 
 def digest(path: Path) -> str:
     from attdistill.training.engine import state_digest
-    from attdistill.training.recipes import model_from_file
 
     return state_digest(model_from_file(load_model_file(path)))
 
@@ -62,7 +64,7 @@ def test_saved_bytes_depend_only_on_the_object(tmp_path):
     obj = {"w": torch.arange(6.0).reshape(2, 3), "meta": {"id": "x"}}
     atomic_save(obj, tmp_path / "a" / "model.pt")
     atomic_save(obj, tmp_path / "other.pt")
-    code = ("import torch, sys; from attdistill.training.checkpoint import atomic_save; "
+    code = ("import torch, sys; from attdistill.models.files import atomic_save; "
             "atomic_save({'w': torch.arange(6.0).reshape(2, 3), 'meta': {'id': 'x'}}, sys.argv[1])")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "child.pt")], check=True, timeout=120)
     data = {p.name: p.read_bytes() for p in (tmp_path / "a" / "model.pt", tmp_path / "other.pt", tmp_path / "child.pt")}
@@ -103,22 +105,22 @@ def teachers(tiny):
     p = tiny_params()
     for mid in ("flow-prob-atten", "flow-none"):
         train(mid, p, paths_for(tiny, mid, "T"))
-    select_teacher("prob-atten", tiny / "modelsT", tiny / "modelsT" / "teacher" / "model.pt")
-    train("distill", p, paths_for(tiny, "distill", "T"),
-          teacher_files={"teacher": str(tiny / "modelsT" / "teacher" / "model.pt")})
+    select_teacher(tiny / "modelsT" / "flow-prob-atten" / "model.pt", tiny / "modelsT" / "teacher" / "model.pt",
+                   "prob-atten")
+    train("distill", p, paths_for(tiny, "distill", "T", {"teacher": tiny / "modelsT" / "teacher" / "model.pt"}))
     return tiny / "modelsT"
 
 
 @pytest.mark.parametrize("model_id", ["feature-distill", "reference-attention", "mfr"])
 def test_distillation_recipes_train_and_leave_teachers_untouched(tiny, teachers, model_id):
-    files = {"teacher": str(teachers / ("flow-none" if model_id == "feature-distill" else "teacher") / "model.pt"),
-             "stage1": str(teachers / "distill" / "model.pt")}
+    spec = methods.get(model_id)
+    files = {t.role: teachers / t.model / "model.pt" for t in spec.teachers}   # models/<teacher id>/model.pt
     before = {k: digest(Path(v)) for k, v in files.items()}
-    s = train(model_id, tiny_params(), paths_for(tiny, model_id, "D"), teacher_files=files)
+    s = train(model_id, tiny_params(), paths_for(tiny, model_id, "D", files))
     assert len(s["history"]) == 2 and all(torch.isfinite(torch.tensor(h["train/loss"])) for h in s["history"])
     assert {k: digest(Path(v)) for k, v in files.items()} == before
     obj = load_model_file(tiny / "modelsD" / model_id / "model.pt")
-    assert obj["arch"]["kind"] == make_recipe(model_id, tiny_params()).kind
+    assert obj["arch"]["kind"] == spec.network
 
 
 def test_distill_logs_every_loss_term(teachers, tiny):
@@ -132,18 +134,18 @@ def test_loss_decreases_on_a_fixed_batch(tiny):
     from attdistill.data.index import VideoIndex
 
     p = tiny_params()
-    recipe = make_recipe("rgb-soft-atten", p)
+    spec = methods.get("rgb-soft-atten")
     index = VideoIndex.load(tiny / "index.json")
     ds = ClipDataset(index, "train", "rgb", p.clip, p.augment, frames_dir=tiny / "frames", flow_dir=tiny / "flow")
     batch = {"rgb": torch.stack([ds[i]["rgb"] for i in range(8)]),
              "label": torch.tensor([ds[i]["label"] for i in range(8)])}
     torch.manual_seed(0)
-    model = recipe.build(index.num_classes)
+    model = spec.build(index.num_classes, p)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     losses = []
     for _ in range(15):
-        out, t = recipe.forward(model, batch, {})
-        loss, _ = recipe.loss(out, batch["label"], t)
+        out, t = spec.run(model, batch, {})
+        loss, _ = spec.loss(out, batch["label"], t, p)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -151,19 +153,30 @@ def test_loss_decreases_on_a_fixed_batch(tiny):
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_every_model_id_has_a_recipe():
+def test_every_model_id_is_declared_once_and_builds():
     p = tiny_params()
-    for mid in TRAINED_IDS:
-        r = make_recipe(mid, p)
-        assert r.modality in ("rgb", "flow", "rgb+flow")
+    for spec in methods.MODELS:
+        assert methods.get(spec.id) is spec
+        assert spec.train_modality in ("rgb", "flow", "rgb+flow") and spec.test_modality in spec.train_modality
+        assert spec.input in spec.test_modality
+        assert sum(x.numel() for x in spec.build(4, p).parameters()) > 0
+        assert spec.arch(p)["kind"] == spec.network
     with pytest.raises(ValueError, match="valid ids"):
-        make_recipe("rgb-foo", p)
+        methods.get("rgb-foo")
+
+
+def test_missing_or_unknown_teacher_is_rejected_before_training(tiny):
+    with pytest.raises(ValueError, match="missing \\['teacher'\\]"):
+        train("distill", tiny_params(), paths_for(tiny, "distill", "X"))
+    with pytest.raises(ValueError, match="unknown \\['stage1'\\]"):
+        train("rgb-none", tiny_params(), paths_for(tiny, "rgb-none", "X", {"stage1": tiny / "nope.pt"}))
 
 
 def test_train_stage_cli_rejects_bad_params_before_work(tmp_path):
     bad = tmp_path / "params.yaml"
-    bad.write_text("attention: foo\n")
-    r = subprocess.run([sys.executable, str(REPO / "stages" / "train.py"), "distill", "--params", str(bad)],
+    bad.write_text(json.dumps(params_dict({"attention": "foo"})))              # JSON is YAML
+    paths = ["--index", "i.json", "--frames", "f", "--flow", "w", "--out", "models/distill", "--live", "live"]
+    r = subprocess.run([sys.executable, str(REPO / "stages" / "train.py"), "distill", "--params", str(bad), *paths],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "valid values: none, soft-atten, soft-res, prob-atten" in r.stderr
     assert not (tmp_path / "models").exists()

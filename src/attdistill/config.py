@@ -1,10 +1,12 @@
 """Typed, validated configuration: ``params.yaml`` loaded into frozen dataclasses.
 
 ``params.yaml`` is the single source of configuration. :func:`load_params` reads it (optionally with
-``key=value`` overrides, as ``dvc exp run -S`` writes them) into :class:`Params`. Every failure is a
-:class:`ConfigError` raised before any heavy work, naming the offending key:
+``key=value`` overrides, as ``dvc exp run -S`` writes them) into :class:`Params`. ``params.yaml`` is also the
+only place a default value lives: the dataclasses below carry types, choices and valid ranges, never defaults, so
+every key must be present. Every failure is a :class:`ConfigError` raised before any heavy work, naming the
+offending key:
 
-* an unknown key lists the keys valid at that level;
+* an unknown key lists the keys valid at that level; a missing key is named (with its section);
 * a value outside a fixed set of choices (a ``Literal`` annotation) lists the valid values;
 * a value of the wrong type, or out of range, says what was expected.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -51,8 +53,8 @@ def _check(cond: bool, key: str, msg: str) -> None:
 # --------------------------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
 class DatasetConfig:
-    name: DatasetName = "synthetic"
-    split: int = 1
+    name: DatasetName
+    split: int
 
     def validate(self, key: str) -> None:
         _check(self.split in (1, 2, 3), f"{key}.split", f"must be 1, 2 or 3, got {self.split}")
@@ -60,19 +62,19 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    kinds: tuple[str, ...] = ("disc", "square")
-    motions: tuple[str, ...] = ("left", "right", "up", "down", "cw", "ccw")
-    videos_per_class: int = 20
-    groups: int = 5
-    test_groups: int = 2
-    frames: int = 20
-    fps: float = 24.0
-    width: int = 100
-    height: int = 80
-    difficulty: float = 1.0
-    distractors: int = 2
-    camera_motion: float = 0.0
-    codec: str = "XVID"
+    kinds: tuple[str, ...]
+    motions: tuple[str, ...]
+    videos_per_class: int
+    groups: int
+    test_groups: int
+    frames: int
+    fps: float
+    width: int
+    height: int
+    difficulty: float
+    distractors: int
+    camera_motion: float
+    codec: str
 
     def validate(self, key: str) -> None:
         for k in self.kinds:
@@ -98,11 +100,14 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One official file: ``url`` (plus same-content ``mirrors``, tried in order) and its pinned SHA-256."""
+    """One official file: ``url`` (plus same-content ``mirrors``, tried in order) and its pinned SHA-256.
 
-    url: str = ""
-    sha256: str = ""
-    mirrors: tuple[str, ...] = ()
+    A dataset without such a file writes ``{url: "", sha256: "", mirrors: []}`` (all three keys, as everywhere).
+    """
+
+    url: str
+    sha256: str
+    mirrors: tuple[str, ...]
 
     def validate(self, key: str) -> None:
         sha = self.sha256.strip().lower()
@@ -112,13 +117,13 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class DownloadConfig:
-    retries: int = 5
-    timeout: float = 60.0
-    cache_dir: str = "data/cache"          # downloaded archives and weights (not a DVC output: never re-downloaded)
-    manual_dir: str = "data/manual"        # registration-only datasets (egtea, ssv2) are placed under <manual_dir>/<name>/
-    videos: RemoteFile = field(default_factory=RemoteFile)   # official video archive (ucf101, hmdb51)
-    splits: RemoteFile = field(default_factory=RemoteFile)   # official split files
-    boxes: RemoteFile = field(default_factory=RemoteFile)    # THUMOS'13 / UCF101-24 boxes (ucf101)
+    retries: int
+    timeout: float
+    cache_dir: str          # downloaded archives and weights (not a DVC output: never re-downloaded)
+    manual_dir: str         # registration-only datasets (egtea, ssv2) are placed under <manual_dir>/<name>/
+    videos: RemoteFile      # official video archive (ucf101, hmdb51)
+    splits: RemoteFile      # official split files
+    boxes: RemoteFile       # THUMOS'13 / UCF101-24 boxes (ucf101)
 
     def validate(self, key: str) -> None:
         _check(self.retries >= 0, f"{key}.retries", "must be >= 0")
@@ -127,12 +132,12 @@ class DownloadConfig:
 
 @dataclass(frozen=True)
 class FramesConfig:
-    fps: float = 24.0
-    width: int = 100
-    height: int = 80
-    encoding: Literal["jpg", "png"] = "jpg"
-    quality: int = 95
-    workers: int = 2
+    fps: float
+    width: int
+    height: int
+    encoding: Literal["jpg", "png"]
+    quality: int
+    workers: int
 
     def validate(self, key: str) -> None:
         _check(self.fps > 0, f"{key}.fps", "must be > 0")
@@ -143,17 +148,17 @@ class FramesConfig:
 
 @dataclass(frozen=True)
 class TVL1Config:
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    nscales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    inner_iterations: int = 30
-    outer_iterations: int = 10
-    scale_step: float = 0.8
-    gamma: float = 0.0
-    median_filtering: int = 5
+    tau: float
+    lambda_: float
+    theta: float
+    nscales: int
+    warps: int
+    epsilon: float
+    inner_iterations: int
+    outer_iterations: int
+    scale_step: float
+    gamma: float
+    median_filtering: int
 
     def validate(self, key: str) -> None:
         _check(self.nscales >= 1 and self.warps >= 1, key, "nscales and warps must be >= 1")
@@ -162,30 +167,30 @@ class TVL1Config:
 
 @dataclass(frozen=True)
 class DISConfig:
-    preset: Literal["ultrafast", "fast", "medium"] = "medium"
+    preset: Literal["ultrafast", "fast", "medium"]
 
 
 @dataclass(frozen=True)
 class FarnebackConfig:
-    pyr_scale: float = 0.5
-    levels: int = 3
-    winsize: int = 15
-    iterations: int = 3
-    poly_n: int = 5
-    poly_sigma: float = 1.2
+    pyr_scale: float
+    levels: int
+    winsize: int
+    iterations: int
+    poly_n: int
+    poly_sigma: float
 
 
 @dataclass(frozen=True)
 class FlowConfig:
-    method: Literal["tvl1", "dis", "farneback"] = "tvl1"
-    bound: float = 20.0
-    reverse: Literal["backward", "negate"] = "backward"
-    encoding: Literal["png", "jpg"] = "png"
-    quality: int = 95
-    workers: int = 2
-    tvl1: TVL1Config = field(default_factory=TVL1Config)
-    dis: DISConfig = field(default_factory=DISConfig)
-    farneback: FarnebackConfig = field(default_factory=FarnebackConfig)
+    method: Literal["tvl1", "tvl1-torch", "dis", "farneback"]
+    bound: float
+    reverse: Literal["backward", "negate"]
+    encoding: Literal["png", "jpg"]
+    quality: int
+    workers: int
+    tvl1: TVL1Config
+    dis: DISConfig
+    farneback: FarnebackConfig
 
     def validate(self, key: str) -> None:
         _check(self.bound > 0, f"{key}.bound", "must be > 0")
@@ -195,8 +200,8 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    frames: int = 12
-    crop: int = 80
+    frames: int
+    crop: int
 
     def validate(self, key: str) -> None:
         _check(self.frames >= 4, f"{key}.frames", "must be >= 4")
@@ -205,9 +210,9 @@ class ClipConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    flip: bool = True
-    color_jitter: float = 0.2
-    scale_jitter: tuple[float, float] = (0.875, 1.0)
+    flip: bool
+    color_jitter: float
+    scale_jitter: tuple[float, float]
 
     def validate(self, key: str) -> None:
         _check(0 <= self.color_jitter < 1, f"{key}.color_jitter", "must be in [0, 1)")
@@ -217,16 +222,16 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    width: float = 0.125
-    final_stride: Literal[1, 2] = 1
-    attention_channels: int = 128
-    dropout: float = 0.5
-    gumbel_temperature: float = 1.0
-    bn_momentum: float = 0.1
-    pretrained_rgb: str = ""
-    pretrained_rgb_sha256: str = ""
-    pretrained_flow: str = ""
-    pretrained_flow_sha256: str = ""
+    width: float
+    final_stride: Literal[1, 2]
+    attention_channels: int
+    dropout: float
+    gumbel_temperature: float
+    bn_momentum: float
+    pretrained_rgb: str
+    pretrained_rgb_sha256: str
+    pretrained_flow: str
+    pretrained_flow_sha256: str
 
     def validate(self, key: str) -> None:
         _check(0 < self.width <= 2, f"{key}.width", "must be in (0, 2]")
@@ -244,22 +249,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 16
-    optimizer: Literal["sgd", "adam"] = "sgd"
-    lr: float = 0.03
-    attention_lr_mult: float = 10.0
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    plateau_patience: int = 4
-    plateau_factor: float = 0.1
-    nproc: int = 1
-    workers: int = 0
-    sync_bn: bool = False
-    amp: bool = True
-    channels_last: bool = True
-    compile: bool = False
-    val_every: int = 1
+    epochs: int
+    batch_size: int
+    optimizer: Literal["sgd", "adam"]
+    lr: float
+    attention_lr_mult: float
+    momentum: float
+    weight_decay: float
+    plateau_patience: int
+    plateau_factor: float
+    nproc: int
+    workers: int
+    sync_bn: bool
+    amp: bool
+    channels_last: bool
+    compile: bool
+    val_every: int
 
     def validate(self, key: str) -> None:
         _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
@@ -277,9 +282,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DistillConfig:
-    lambda1: float = 1.0
-    lambda2: float | Literal["auto"] = "auto"
-    kl_direction: Literal["teacher-student", "student-teacher"] = "teacher-student"
+    lambda1: float
+    lambda2: float | Literal["auto"]
+    kl_direction: Literal["teacher-student", "student-teacher"]
 
     def validate(self, key: str) -> None:
         _check(self.lambda1 >= 0, f"{key}.lambda1", "must be >= 0")
@@ -288,7 +293,7 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class FeatureDistillConfig:
-    weight: float = 50.0
+    weight: float
 
     def validate(self, key: str) -> None:
         _check(self.weight >= 0, f"{key}.weight", "must be >= 0")
@@ -296,8 +301,8 @@ class FeatureDistillConfig:
 
 @dataclass(frozen=True)
 class MFRConfig:
-    weight: float = 1.0
-    norm: Literal["l2", "mse"] = "l2"
+    weight: float
+    norm: Literal["l2", "mse"]
 
     def validate(self, key: str) -> None:
         _check(self.weight >= 0, f"{key}.weight", "must be >= 0")
@@ -305,14 +310,14 @@ class MFRConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    crops: Literal[1, 3] = 1
+    crops: Literal[1, 3]
 
 
 @dataclass(frozen=True)
 class LocalizeConfig:
-    size: int = 56
-    tolerance: int = 10
-    center_sigma: float = 0.25
+    size: int
+    tolerance: int
+    center_sigma: float
 
     def validate(self, key: str) -> None:
         _check(self.size >= 4, f"{key}.size", "must be >= 4")
@@ -322,8 +327,8 @@ class LocalizeConfig:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    clips: int = 8
-    repeats: int = 3
+    clips: int
+    repeats: int
 
     def validate(self, key: str) -> None:
         _check(self.clips >= 1 and self.repeats >= 1, key, "clips and repeats must be >= 1")
@@ -331,23 +336,23 @@ class BenchmarkConfig:
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = 0
-    attention: Attention = "prob-atten"
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-    download: DownloadConfig = field(default_factory=DownloadConfig)
-    frames: FramesConfig = field(default_factory=FramesConfig)
-    flow: FlowConfig = field(default_factory=FlowConfig)
-    clip: ClipConfig = field(default_factory=ClipConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
-    feature_distill: FeatureDistillConfig = field(default_factory=FeatureDistillConfig)
-    mfr: MFRConfig = field(default_factory=MFRConfig)
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
-    localize: LocalizeConfig = field(default_factory=LocalizeConfig)
-    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    seed: int
+    attention: Attention
+    dataset: DatasetConfig
+    synthetic: SyntheticConfig
+    download: DownloadConfig
+    frames: FramesConfig
+    flow: FlowConfig
+    clip: ClipConfig
+    augment: AugmentConfig
+    model: ModelConfig
+    train: TrainConfig
+    distill: DistillConfig
+    feature_distill: FeatureDistillConfig
+    mfr: MFRConfig
+    evaluate: EvaluateConfig
+    localize: LocalizeConfig
+    benchmark: BenchmarkConfig
 
     def validate(self, key: str) -> None:
         _check(self.seed >= 0, "seed", "must be >= 0")
@@ -414,18 +419,20 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
+    where = prefix or "params.yaml"
     unknown = [k for k in data if k not in names]
     if unknown:
-        where = prefix or "params.yaml"
         raise ConfigError(
             f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
             f"valid keys: {', '.join(names)}"
         )
-    kwargs = {}
-    for name in names:
-        if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{prefix}.{name}" if prefix else name)
-    obj = cls(**kwargs)
+    missing = [k for k in names if k not in data]
+    if missing:
+        raise ConfigError(
+            f"{where}: missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}; "
+            "every key must be set (params.yaml holds the defaults)"
+        )
+    obj = cls(**{name: _convert(hints[name], data[name], f"{prefix}.{name}" if prefix else name) for name in names})
     if hasattr(obj, "validate"):
         obj.validate(prefix or "params")
     return obj

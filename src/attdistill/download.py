@@ -72,8 +72,8 @@ class _Retry(Exception):
         self.progressed = progressed
 
 
-def download_file(url: str, dest: str | os.PathLike, sha256: str = "", retries: int = 5, timeout: float = 60,
-                  progress: bool | None = None, *, backoff: float = 1.0) -> Path:
+def download_file(url: str, dest: str | os.PathLike, sha256: str = "", *, retries: int, timeout: float,
+                  progress: bool | None = None, backoff: float = 1.0) -> Path:
     """Download ``url`` to ``dest`` (resumable, retried, SHA-256-verified, atomic); return ``dest`` as a Path.
 
     ``sha256`` is the expected hex digest ("" = do not verify). ``retries`` is the number of retries after the

@@ -1,15 +1,14 @@
 """Classify one video with a trained RGB model and draw its attention maps (the RGB-only inference path).
 
-    python -m attdistill.predict VIDEO [--checkpoint models/distill/model.pt] [--out PNG] [--params params.yaml]
-                                       [--topk 5]
+    python -m attdistill.predict VIDEO [--checkpoint models/distill/model.pt] [--out PNG] [--topk 5]
 
 The distilled student needs no optical flow at test time (paper §4.3: it "runs at the same speed as the RGB
 network"), so this command decodes RGB frames only:
 
 1. decode VIDEO (any file decord or OpenCV reads: mp4, avi, any codec, size and frame rate) with
    :func:`attdistill.data.decode.read_video`, resampled to the model's training frame rate and resized to its stored
-   frame size (``frames.fps``, ``frames.width`` x ``frames.height``: from the checkpoint's meta when it records them,
-   else from ``--params``);
+   frame size (``frames.fps``, ``frames.width`` x ``frames.height``, as the checkpoint's meta records them: training
+   writes them, so ``params.yaml`` is not read and cannot disagree with the model);
 2. cut every clip of ``clip.frames`` frames exactly as the ``evaluate`` stage does
    (:func:`attdistill.data.dataset.all_clip_starts`, full stored frame; a video shorter than a clip is padded by
    repeating its last frame), run the model and average the clip scores (paper §3.6);
@@ -19,7 +18,8 @@ network"), so this command decodes RGB frames only:
 
 Flow models and ``reference-attention`` (whose motion map comes from a flow network at test time) need optical flow
 and are rejected. Every user error (missing or unreadable file, a video with no frame, a flow checkpoint) is one
-line on stderr and exit status 1 (2 for bad arguments or params), never a traceback.
+line on stderr and exit status 1 (2 for bad arguments), never a traceback. A checkpoint that does not record its
+input format (``meta["frames"]``, ``meta["clip"]``) is such an error: it names the missing keys.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_CHECKPOINT = "models/distill/model.pt"
 RGB_KINDS = ("rgb", "student")
+INPUT_KEYS = {"frames": ("fps", "width", "height"), "clip": ("frames",)}   # meta keys of the training input format
 BRANCH_LABELS = {"appearance": "appearance attention", "motion": "motion attention", "main": "attention"}
 
 
@@ -57,44 +57,28 @@ class Prediction:
 
 
 # --------------------------------------------------------------------------------------------- settings
-def input_settings(obj: dict, params_path: str | Path | None, explicit: bool = False) -> dict:
-    """fps, width, height and clip frames (``clip_frames``) the model was trained with.
+def input_settings(obj: dict, path: str | Path) -> dict:
+    """fps, width, height and clip frames (``clip_frames``) the model was trained with, from the model file.
 
-    From ``params_path`` (``params.yaml``; the project defaults when that file does not exist, an error when it was
-    named explicitly), overridden by the checkpoint's ``meta`` where it records them (``meta["frames"]`` /
-    ``meta["clip"]``, or the same under ``meta["params"]``). ``source`` says where fps and size came from.
+    Training records them in the file's ``meta`` (``meta["frames"]``: fps, width and height of the stored frames;
+    ``meta["clip"]["frames"]``). A file without them raises :class:`PredictError` naming the missing keys.
     """
-    from .config import ClipConfig, ConfigError, FramesConfig, load_params
-
-    frames_cfg, clip_cfg, source = FramesConfig(), ClipConfig(), "defaults"
-    if params_path is not None and Path(params_path).exists():
-        try:
-            p = load_params(params_path)
-        except ConfigError as exc:
-            raise PredictError(f"{exc}") from exc
-        frames_cfg, clip_cfg, source = p.frames, p.clip, str(params_path)
-    elif explicit:
-        raise PredictError(f"{params_path}: params file not found")
-    s = {"fps": frames_cfg.fps, "width": frames_cfg.width, "height": frames_cfg.height,
-         "clip_frames": clip_cfg.frames, "source": source}
     meta = obj.get("meta") or {}
-    nested = meta.get("params") if isinstance(meta.get("params"), dict) else {}
-    for sect in (nested, meta):
-        fr = sect.get("frames") if isinstance(sect.get("frames"), dict) else {}
-        cl = sect.get("clip") if isinstance(sect.get("clip"), dict) else {}
-        for key in ("fps", "width", "height"):
-            if key in fr:
-                s[key], s["source"] = fr[key], "checkpoint"
-        if "frames" in cl:
-            s["clip_frames"] = cl["frames"]
-    return s
+    missing = [f"{sect}.{key}" for sect, keys in INPUT_KEYS.items() for key in keys
+               if not isinstance(meta.get(sect), dict) or key not in meta[sect]]
+    if missing:
+        raise PredictError(f"{path}: the model file does not record the input it was trained on (meta lacks "
+                           f"{', '.join(missing)}); retrain it with this version of attdistill")
+    frames, clip = meta["frames"], meta["clip"]
+    return {"fps": float(frames["fps"]), "width": int(frames["width"]), "height": int(frames["height"]),
+            "clip_frames": int(clip["frames"])}
 
 
 # --------------------------------------------------------------------------------------------- model
 def load_rgb_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """Load a model file and check that it runs on RGB alone (rgb single-stream or the two-branch student)."""
-    from .training.checkpoint import load_model_file
-    from .training.recipes import model_from_file
+    from .models.files import load_model_file
+    from .models.files import model_from_file
 
     path = Path(path)
     if not path.exists():
@@ -108,10 +92,10 @@ def load_rgb_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
     model_id = (obj.get("meta") or {}).get("model_id", "")
     if kind == "flow":
         raise PredictError(f"{path}: {model_id or 'this'} is a flow model; predict runs on RGB frames only "
-                           f"(use the distilled student, e.g. {DEFAULT_CHECKPOINT})")
+                           f"(use the distilled student's model.pt)")
     if kind == "reference":
         raise PredictError(f"{path}: {model_id or 'this'} model takes its motion map from a flow network at test "
-                           f"time; predict runs on RGB frames only (use {DEFAULT_CHECKPOINT})")
+                           f"time; predict runs on RGB frames only (use the distilled student's model.pt)")
     if kind not in RGB_KINDS:
         raise PredictError(f"{path}: unknown model kind {kind!r}; predict accepts {', '.join(RGB_KINDS)} models")
     try:
@@ -175,13 +159,15 @@ def draw(pred: Prediction, out: str | Path, title: str) -> Path:
     return Path(out)
 
 
-def predict(video: str | Path, checkpoint: str | Path = DEFAULT_CHECKPOINT, params: str | Path | None = "params.yaml",
-            explicit_params: bool = False) -> tuple[Prediction, dict]:
-    """Decode ``video``, run the RGB model of ``checkpoint`` on every clip; returns (prediction, model file)."""
+def predict(video: str | Path, checkpoint: str | Path) -> tuple[Prediction, dict]:
+    """Decode ``video``, run the RGB model of ``checkpoint`` on every clip; returns (prediction, model file).
+
+    Frame rate, frame size and clip length are the ones the model was trained with (:func:`input_settings`).
+    """
     from .data.decode import VideoError, read_video
 
     model, obj = load_rgb_model(checkpoint)
-    s = input_settings(obj, params, explicit_params)
+    s = input_settings(obj, checkpoint)
     try:
         frames, info = read_video(video, fps=float(s["fps"]), size=(int(s["width"]), int(s["height"])))
     except VideoError as exc:
@@ -199,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m attdistill.predict",
                                  description="Top-k classes of a video and its attention maps (RGB only).")
     ap.add_argument("video", help="video file (mp4, avi, ...; any codec, size and frame rate)")
-    ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"model file (default {DEFAULT_CHECKPOINT})")
+    ap.add_argument("--checkpoint", required=True, help="model file, e.g. models/distill/model.pt")
     ap.add_argument("--out", help="attention PNG (default: <video name>.attention.png in the current folder)")
-    ap.add_argument("--params", default=None, help="params.yaml for frame rate/size/clip length (default params.yaml)")
     ap.add_argument("--topk", type=int, default=5, help="classes to print (default 5)")
     args = ap.parse_args(argv)
     if args.topk < 1:
@@ -211,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads()
     out = Path(args.out) if args.out else Path(f"{Path(args.video).stem}.attention.png")
     try:
-        pred, obj = predict(args.video, args.checkpoint, args.params or "params.yaml",
-                            explicit_params=args.params is not None)
+        pred, obj = predict(args.video, args.checkpoint)
         model_id = (obj.get("meta") or {}).get("model_id") or Path(args.checkpoint).parent.name
         top = pred.topk(args.topk)
         for name, score in top:

@@ -11,7 +11,9 @@ last, the result is validated with :mod:`attdistill.config` (an invalid value fa
 and ``params.yaml`` is rewritten (its comments are not kept: the profiles carry them). The equivalent
 ``dvc exp run -S ...`` command is printed, for running the profile as an experiment instead.
 
-An unknown key or invalid value in a profile is an error (nothing is written).
+A profile sets only the keys it changes; every other key keeps its value from ``params.yaml``, which must be
+complete (config.py has no defaults: a missing key is an error). An unknown key or invalid value in a profile is
+an error too (nothing is written).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import yaml
 from attdistill.config import DATASETS, ConfigError, Params, params_from_dict
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
-# Keys the dataset profiles carry for the download stage that config.py may not define yet.
 HEADER = ("# params.yaml written by `python -m attdistill.profile {dataset}`: profiles/paper.yaml + "
           "profiles/{dataset}.yaml\n# merged over the previous params.yaml. The profiles explain every value "
           "(with citations of the paper).\n")

@@ -1,7 +1,7 @@
 """Attention overlays in the style of the paper's Fig. 2 / Fig. 3.
 
 "For each video clip, we re-interpolate the attention maps and plot them on the first and last frame. Red regions
-indicate higher value of attention." (papers/000, Fig. 2.) :func:`overlay` does the re-interpolation and colouring of
+indicate higher value of attention." (Attention Distillation for Learning Video Representations, Fig. 2.) :func:`overlay` does the re-interpolation and colouring of
 one map on one frame; :func:`attention_panel` lays out several maps (appearance, motion, Soft-Atten RGB, ...) on the
 first and last frame of a clip. Both ``attdistill.evaluation.figures`` and ``attdistill.predict`` draw with these.
 

@@ -102,8 +102,8 @@ class ClipDataset(Dataset):
     """Clips of one split of ``index`` for modality ``rgb``, ``flow`` or ``rgb+flow`` (see the module docstring)."""
 
     def __init__(self, index: VideoIndex, split: str, modality: str, clip: ClipConfig, augment: AugmentConfig, *,
-                 frames_dir: str | os.PathLike = "data/frames", flow_dir: str | os.PathLike = "data/flow",
-                 flow_reversed_dir: str | os.PathLike = "data/flow_reversed",
+                 frames_dir: str | os.PathLike, flow_dir: str | os.PathLike,
+                 flow_reversed_dir: str | os.PathLike | None = None,
                  train: bool | None = None, reverse_time: bool = False, reverse_flow: str = "backward",
                  crops: int = 1, seed: int = 0, cache: bool = False, exclude: Iterable[str] = ()):
         if modality not in MODALITIES:
@@ -122,7 +122,9 @@ class ClipDataset(Dataset):
         self.augment = augment
         self.frames_dir = Path(frames_dir)
         self.flow_dir = Path(flow_dir)
-        self.flow_reversed_dir = Path(flow_reversed_dir)
+        self.flow_reversed_dir = Path(flow_reversed_dir) if flow_reversed_dir is not None else None
+        if reverse_time and reverse_flow == "backward" and "flow" in self.streams and self.flow_reversed_dir is None:
+            raise ValueError("reversed-time flow with reverse_flow='backward' needs flow_reversed_dir")
         self.train = (split == "train") if train is None else bool(train)
         self.reverse_time = bool(reverse_time)
         self.reverse_flow = reverse_flow
@@ -169,7 +171,7 @@ class ClipDataset(Dataset):
             return
         hint = ("the frames/flow stages list the videos they could not process in reports/data/frames_skipped.json "
                 "and reports/data/flow_skipped.json: pass those ids as exclude=..., or re-run the stage")
-        if self.reverse_time and self.reverse_flow == "backward" and any(self.flow_reversed_dir in p.parents
+        if self.reverse_time and self.reverse_flow == "backward" and self.flow_reversed_dir is not None and any(self.flow_reversed_dir in p.parents
                                                                          for p in missing):
             hint += ("; reversed flow packs exist only when the flow stage ran with flow.reverse=backward "
                      "(use reverse_flow='negate' for the approximation)")

@@ -22,11 +22,7 @@ from attdistill.config import FramesConfig
 from attdistill.data.decode import read_video
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.data.jobs import JobSummary, pack_complete, run_jobs
-from attdistill.data.packs import write_pack
-
-
-def pack_path(out_dir: str | os.PathLike, video_id: str) -> Path:
-    return Path(out_dir) / f"{video_id}.pack"
+from attdistill.data.packs import pack_path, write_pack
 
 
 def frames_meta(cfg: FramesConfig) -> dict:

@@ -14,6 +14,8 @@
   missing input pack) is skipped and listed with its reason; the run still succeeds. Any other exception is a
   bug and stops the run.
 
+:func:`run_stage_cli` is the ``main`` of both stage scripts (params and index checked before any work).
+
 Reports are JSON lists ``[{"video_id", "path", "reason"}, ...]`` sorted by ``video_id`` (``[]`` when nothing was
 skipped). The unsharded run writes the canonical file (``reports/data/frames_skipped.json``); shard k of n writes
 ``frames_skipped.shard-k-of-n.json`` beside it. After all n shards have finished, merge them into the canonical
@@ -265,6 +267,30 @@ def run_jobs(records: Sequence[VideoRecord], job: Callable[[VideoRecord], object
         summary.report = str(path)
     summary.skipped.sort(key=lambda s: s["video_id"])
     return summary
+
+
+def run_stage_cli(ap, argv: list[str] | None,
+                  run: Callable[..., tuple[JobSummary, str]]) -> int:
+    """``main`` of a per-video stage (frames, flow) whose parser ``ap`` has ``--params``, ``--index`` and ``--shard``.
+
+    Parses ``argv``, loads the params and opens the index with this process's shard (a bad value of either prints
+    ``error: ...`` and returns 2 before any work), then calls ``run(args, params, index, shard)``, which returns
+    ``(JobSummary, line)``; prints the line and returns the summary's exit code.
+    """
+    from attdistill.config import params_from_cli
+
+    args = ap.parse_args(argv)
+    params = params_from_cli(args)
+    if params is None:
+        return 2
+    try:
+        index, shard = open_sharded_index(args.index, args.shard)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary, line = run(args, params, index, shard)
+    print(line)
+    return summary.exit_code()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,7 @@ def _encode_plane(img: np.ndarray, encoding: str, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def encode_frame(frame: np.ndarray, encoding: str = "jpg", quality: int = 95) -> list[bytes]:
+def encode_frame(frame: np.ndarray, encoding: str, quality: int) -> list[bytes]:
     """Encode one ``(H, W, C)`` uint8 frame into planes (RGB -> one colour image; else one per channel)."""
     if frame.dtype != np.uint8 or frame.ndim != 3:
         raise ValueError(f"frames must be (H, W, C) uint8, got {frame.shape} {frame.dtype}")
@@ -232,3 +232,8 @@ def read_pack(path: str | os.PathLike) -> np.ndarray:
     """All frames of a pack as (N, H, W, C) uint8."""
     with Pack(path) as p:
         return p.read(range(len(p)))
+
+
+def pack_path(folder: str | os.PathLike, video_id: str) -> Path:
+    """``<folder>/<video_id>.pack``: where the per-video stages keep a video's pack (ids may contain ``/``)."""
+    return Path(folder) / f"{video_id}.pack"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 class DatasetSources:
     """The official files of one dataset (``download.*`` params)."""
 
-    videos: RemoteFile = field(default_factory=RemoteFile)
-    splits: RemoteFile = field(default_factory=RemoteFile)
-    boxes: RemoteFile = field(default_factory=RemoteFile)     # THUMOS'13 boxes (ucf101 only)
-    manual_dir: str = "data/manual"                            # registration-only datasets go under <manual_dir>/<name>/
+    videos: RemoteFile
+    splits: RemoteFile
+    boxes: RemoteFile            # THUMOS'13 boxes (ucf101 only)
+    manual_dir: str              # registration-only datasets go under <manual_dir>/<name>/
 
 
 # Registration-only datasets: what to place under <manual_dir>/<dataset>/ ({k} = dataset.split).
@@ -93,7 +93,7 @@ def _rel(path: str | os.PathLike, base: str | os.PathLike) -> str:
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(base))).as_posix()
 
 
-def fetch(remote: RemoteFile, cache_dir: Path, what: str, retries: int = 5, timeout: float = 60) -> Path:
+def fetch(remote: RemoteFile, cache_dir: Path, what: str, retries: int, timeout: float) -> Path:
     """Download ``remote`` into ``cache_dir`` (file name from the URL), trying mirrors on download errors."""
     if not remote.url:
         raise ValueError(f"no URL configured for the {what} (download.{what}.url)")
@@ -253,7 +253,7 @@ def _prepare_ssv2(params, raw: Path, base: Path, sources: DatasetSources) -> Vid
 
 
 # --------------------------------------------------------------------------------------------- entry point
-def prepare(params, raw_dir: str | os.PathLike = "data/raw", base: str | os.PathLike = ".",
+def prepare(params, raw_dir: str | os.PathLike, base: str | os.PathLike = ".",
             sources: DatasetSources | None = None, workers: int = 1) -> VideoIndex:
     """Get ``params.dataset.name`` into ``raw_dir``, write ``raw_dir/index.json`` and return the index.
 

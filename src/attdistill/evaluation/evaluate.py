@@ -19,31 +19,36 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import methods
 from ..config import Params
 from ..data.dataset import ClipDataset
 from ..data.index import VideoIndex
-from ..training.engine import skipped_ids
-from ..training.recipes import load_frozen, make_recipe
+from ..data.packs import Pack
+from ..data.skips import skipped_ids
+from ..models.files import load_frozen
 from .metrics import accuracy_metrics, late_fusion
 from .scoring import Scores, score_dataset
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalPaths:
-    index: Path = Path("data/raw/index.json")
-    frames: Path = Path("data/frames")
-    flow: Path = Path("data/flow")
-    flow_reversed: Path = Path("data/flow_reversed")
-    models: Path = Path("models")
-    data_out: Path = Path("data/eval")
-    reports: Path = Path("reports/eval")
-    skipped: tuple[Path, ...] = (Path("reports/data/frames_skipped.json"), Path("reports/data/flow_skipped.json"))
+    """Every file the evaluation of one model reads or writes (the stage passes each on its command line)."""
+
+    index: Path
+    frames: Path
+    flow: Path
+    flow_reversed: Path
+    model: Path                         # the model.pt to score
+    data_out: Path                      # scores.npz and maps.npz go here
+    reports: Path                       # metrics.json and confusion.json go here
+    skipped: tuple[Path, ...] = ()      # the frames / flow skip reports
+    teachers: dict[str, Path] = field(default_factory=dict)   # role -> model file of each test-time teacher
 
 
 def metrics_with_reversal(probs: np.ndarray, probs_rev: np.ndarray, labels: np.ndarray,
@@ -87,16 +92,29 @@ def write_reports(out_dir: Path, metrics: dict, confusion: list[dict] | None = N
         (out_dir / "confusion.json").write_text(json.dumps(confusion) + "\n")
 
 
-def evaluate_model(model_id: str, params: Params, paths: EvalPaths = EvalPaths(), device: str = "auto",
+def _device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_for_test(model_id: str, paths: EvalPaths, dev: torch.device):
+    """The frozen model, its file, and the teachers its test-time forward still needs (role -> module)."""
+    spec = methods.get(model_id)
+    model, obj = load_frozen(paths.model, dev)
+    declared = {t.role for t in spec.test_teachers}
+    if set(paths.teachers) != declared:
+        raise ValueError(f"{model_id}: test-time teachers are {sorted(declared) or 'none'}, got "
+                         f"{sorted(paths.teachers) or 'none'} (pass each as --teacher ROLE=PATH)")
+    teachers = {role: load_frozen(Path(f), dev)[0] for role, f in paths.teachers.items()}
+    return spec, model, obj, teachers
+
+
+def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str = "auto",
                    progress: bool = False) -> dict:
-    """Score ``models/<model_id>/model.pt`` on the test split, normal and reversed time; write its outputs."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
-    recipe = make_recipe(model_id, params)
-    model, obj = load_frozen(paths.models / model_id / "model.pt", dev)
-    # teachers a test-time forward still needs, read from the same --models folder as the model
-    teachers = {role: load_frozen(paths.models / Path(f).parent.name / "model.pt", dev)[0]
-                for role, f in recipe.test_teachers(recipe.teachers).items()}
+    """Score ``paths.model`` on the test split, normal and reversed time; write its outputs."""
+    dev = _device(device)
+    spec, model, obj, teachers = load_for_test(model_id, paths, dev)
     index = VideoIndex.load(paths.index)
     if obj["classes"] != index.classes:
         raise ValueError(f"{model_id}: model classes differ from the index classes (trained on another dataset?)")
@@ -107,28 +125,29 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths = EvalPaths()
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     results = []
     for reverse in (False, True):
-        ds = ClipDataset(index, "test", recipe.test_modality, params.clip, params.augment, reverse_time=reverse,
+        ds = ClipDataset(index, "test", spec.test_modality, params.clip, params.augment, reverse_time=reverse,
                          **common)
-        results.append(score_dataset(model, recipe, teachers, ds, dev, progress=progress, autocast=autocast))
+        results.append(score_dataset(model, spec, teachers, ds, dev, progress=progress, autocast=autocast))
     normal, rev = results
     metrics = metrics_with_reversal(normal.probs, rev.probs, normal.labels, index.reverse_map)
     metrics.update({"num_videos": len(normal.video_ids), "num_clips": int(len(normal.clip_video)),
                     "crops": params.evaluate.crops})
-    save_scores(paths.data_out / model_id / "scores.npz", normal, rev)
-    first = paths.frames / f"{normal.video_ids[0]}.pack"
-    from ..data.packs import Pack
-
-    with Pack(first) as p:
+    save_scores(paths.data_out / "scores.npz", normal, rev)
+    with Pack(paths.frames / f"{normal.video_ids[0]}.pack") as p:
         hw = (p.height, p.width)
-    save_maps(paths.data_out / model_id / "maps.npz", normal, params.clip.frames, hw)
-    write_reports(paths.reports / model_id, metrics, confusion_rows(normal.probs, normal.labels, index.classes))
+    save_maps(paths.data_out / "maps.npz", normal, params.clip.frames, hw)
+    write_reports(paths.reports, metrics, confusion_rows(normal.probs, normal.labels, index.classes))
     return metrics
 
 
-def evaluate_fusion(name: str, members: list[str], paths: EvalPaths = EvalPaths(),
+def evaluate_fusion(name: str, members: list[str], score_files: list[Path], out_dir: Path,
                     reverse_map: list[int] | None = None, classes: list[str] | None = None) -> dict:
-    """Equal-weight late fusion of softmax scores of ``members`` (e.g. two-stream = rgb-none + flow-none)."""
-    loaded = [load_scores(paths.data_out / m / "scores.npz") for m in members]
+    """Equal-weight late fusion of softmax scores of ``members`` (e.g. two-stream = rgb-none + flow-none), read
+    from ``score_files`` (one scores.npz per member, in order); writes ``out_dir``/metrics.json."""
+    if len(score_files) != len(members):
+        raise ValueError(f"fusion {name}: {len(members)} members ({', '.join(members)}), "
+                         f"{len(score_files)} score files given")
+    loaded = [load_scores(Path(f)) for f in score_files]
     ref = loaded[0]
     for m, s in zip(members[1:], loaded[1:]):
         if not np.array_equal(s["video_ids"], ref["video_ids"]):
@@ -137,6 +156,6 @@ def evaluate_fusion(name: str, members: list[str], paths: EvalPaths = EvalPaths(
     probs_rev = late_fusion(*[s["probs_reversed"] for s in loaded])
     metrics = metrics_with_reversal(probs, probs_rev, ref["labels"], reverse_map)
     metrics.update({"members": members, "num_videos": int(len(ref["labels"]))})
-    write_reports(paths.reports / name, metrics,
+    write_reports(Path(out_dir), metrics,
                   confusion_rows(probs, ref["labels"], classes) if classes is not None else None)
     return metrics

@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..visualize import attention_panel, save_figure  # noqa: E402
+from .paths import ReportPaths  # noqa: E402
 
 # Rows of the attention figure: (label, model id, branch of maps_<branch> in data/eval/<id>/maps.npz).
 ATTENTION_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -110,17 +111,17 @@ def _load_json(path: Path):
         return json.load(fh)
 
 
-def _classes(data_dir: Path) -> list[str] | None:
-    path = data_dir / "raw" / "index.json"
+def _classes(paths: ReportPaths) -> list[str] | None:
+    path = paths.index
     try:
         return list(_load_json(path)["classes"])
     except (OSError, ValueError, KeyError):
         return None
 
 
-def _index_maps(data_dir: Path) -> tuple[list[int] | None, list[int] | None]:
+def _index_maps(paths: ReportPaths) -> tuple[list[int] | None, list[int] | None]:
     try:
-        d = _load_json(data_dir / "raw" / "index.json")
+        d = _load_json(paths.index)
         return d.get("reverse_map"), d.get("flip_map")
     except (OSError, ValueError):
         return None, None
@@ -174,12 +175,12 @@ def choose_videos(video_ids: list[str], labels: np.ndarray, reverse_map: list[in
     return [min(groups[k], key=lambda i: video_ids[i]) for k in keys]
 
 
-def attention_figures(data_dir: Path, out_dir: Path) -> list[Path]:
+def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
     """Paper Fig. 2 / 3 for a few test videos: one PNG per video, maps of the student and of Soft-Atten."""
     from ..data.dataset import clip_indices
     from ..data.packs import Pack, PackError
 
-    eval_dir = data_dir / "eval"
+    eval_dir = paths.eval_data
     main_maps, main_scores = eval_dir / "distill" / "maps.npz", eval_dir / "distill" / "scores.npz"
     for p in (main_maps, main_scores):
         if not p.exists():
@@ -201,9 +202,9 @@ def attention_figures(data_dir: Path, out_dir: Path) -> list[Path]:
         return []
     with np.load(main_scores) as z:
         s_ids, s_labels, s_probs = [str(v) for v in z["video_ids"]], z["labels"], z["probs"]
-    classes = _classes(data_dir)
+    classes = _classes(paths)
     name = (lambda k: classes[k]) if classes and len(classes) == s_probs.shape[1] else (lambda k: f"class {k}")
-    reverse_map, _ = _index_maps(data_dir)
+    reverse_map, _ = _index_maps(paths)
     if reverse_map is not None and len(reverse_map) != s_probs.shape[1]:
         reverse_map = None
     dm = loaded["distill"]
@@ -217,7 +218,7 @@ def attention_figures(data_dir: Path, out_dir: Path) -> list[Path]:
             _warn(f"attention figures: {vid} has no maps in {main_maps}; skipped")
             continue
         start = int(dm["clip_start"][np.flatnonzero(dm["clip_video"] == vpos)].min())
-        pack_path = data_dir / "frames" / f"{vid}.pack"
+        pack_path = paths.frames / f"{vid}.pack"
         try:
             with Pack(pack_path) as pk:
                 frames = pk.read(clip_indices(start, T, len(pk))[0].tolist())   # as the evaluate stage
@@ -243,15 +244,15 @@ def attention_figures(data_dir: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def pr_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
+def pr_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     """All localisation PR curves on one plot, each with its best-F1 point."""
-    pr_dir = reports_dir / "localize" / "pr"
+    pr_dir = paths.localize / "pr"
     files = sorted(pr_dir.glob("*.csv")) if pr_dir.is_dir() else []
     if not files:
         _warn(f"localisation PR figure skipped: no {pr_dir}/<id>.csv")
         return []
     try:   # the localize stage's best points (its CSVs may be thinned out), when present
-        best = _load_json(reports_dir / "localize" / "metrics.json")
+        best = _load_json(paths.localize / "metrics.json")
     except (OSError, ValueError):
         best = {}
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -288,9 +289,9 @@ def pr_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
     return [out]
 
 
-def training_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
+def training_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     """Train loss and test mean class accuracy per epoch for every model with dvclive logs."""
-    train_dir = reports_dir / "train"
+    train_dir = paths.train_logs
     ids = sorted(p.name for p in train_dir.iterdir() if p.is_dir()) if train_dir.is_dir() else []
     if not ids:
         _warn(f"training curves skipped: no model folders in {train_dir}")
@@ -327,13 +328,13 @@ def training_figure(reports_dir: Path, out_dir: Path) -> list[Path]:
     return [out]
 
 
-def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
+def accuracy_epochs_figure(paths: ReportPaths, out_dir: Path,
                            ids: tuple[str, ...] = CURVE_IDS) -> list[Path]:
     """Test mean class accuracy per epoch of ``ids`` with the chance level and the final multi-clip accuracy."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn, last_epoch = 0, 1
     for mid in ids:
-        curve = _read_curve(reports_dir / "train" / mid / "plots" / "metrics" / "test" / "mean_class.tsv",
+        curve = _read_curve(paths.train_logs / mid / "plots" / "metrics" / "test" / "mean_class.tsv",
                             f"accuracy-vs-epochs: {mid} left out")
         if curve is None:
             continue
@@ -342,13 +343,13 @@ def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
         last_epoch = max(last_epoch, int(steps[-1]) + 1)
         drawn += 1
         # the same model trained longer (README "Training budget"): reports/long_budget/<id>, when present
-        long_path = reports_dir / "long_budget" / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
+        long_path = paths.long_budget / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
         if long_path.exists():
             lsteps, lvals = read_tsv(long_path)
             ax.plot(lsteps + 1, lvals, color=line.get_color(), linestyle="--", marker=".", alpha=0.7,
                     label=f"{mid}: same, {int(lsteps[-1]) + 1}-epoch run (long budget)")
             last_epoch = max(last_epoch, int(lsteps[-1]) + 1)
-        mpath = reports_dir / "eval" / mid / "metrics.json"
+        mpath = paths.eval_reports / mid / "metrics.json"
         try:
             final = float(_load_json(mpath)["mean_class"])
         except (OSError, ValueError, KeyError) as exc:
@@ -360,11 +361,11 @@ def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
     if not drawn:
         plt.close(fig)
         return []
-    classes = _classes(data_dir)
+    classes = _classes(paths)
     if classes:
         ax.axhline(1.0 / len(classes), color="gray", linestyle=":", label=f"chance = 1/{len(classes)}")
     else:
-        _warn(f"accuracy-vs-epochs: {data_dir / 'raw' / 'index.json'} is missing; no chance level drawn")
+        _warn(f"accuracy-vs-epochs: {paths.index} is missing; no chance level drawn")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean class accuracy")
     ax.set_ylim(0, 1.02)
@@ -378,9 +379,9 @@ def accuracy_epochs_figure(reports_dir: Path, data_dir: Path, out_dir: Path,
     return [out]
 
 
-def _teacher_id(models_dir: Path) -> str:
+def _teacher_id(paths: ReportPaths) -> str:
     """The Table-1 flow model the teacher was selected from (models/teacher/model.pt meta), else flow-prob-atten."""
-    path = models_dir / "teacher" / "model.pt"
+    path = paths.teacher
     if path.exists():
         try:
             import torch
@@ -395,12 +396,12 @@ def _teacher_id(models_dir: Path) -> str:
     return "flow-prob-atten"
 
 
-def confusion_figure(reports_dir: Path, data_dir: Path, models_dir: Path, out_dir: Path) -> list[Path]:
+def confusion_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     """Row-normalised confusion matrices of distill, rgb-prob-atten and the flow teacher, side by side."""
-    ids = ["distill", "rgb-prob-atten", _teacher_id(models_dir)]
+    ids = ["distill", "rgb-prob-atten", _teacher_id(paths)]
     loaded = []
     for mid in dict.fromkeys(ids):
-        path = reports_dir / "eval" / mid / "confusion.json"
+        path = paths.eval_reports / mid / "confusion.json"
         try:
             rows = _load_json(path)
             loaded.append((mid, [(str(r["actual"]), str(r["predicted"])) for r in rows]))
@@ -408,7 +409,7 @@ def confusion_figure(reports_dir: Path, data_dir: Path, models_dir: Path, out_di
             _warn(f"confusion matrices: cannot read {path} ({exc.__class__.__name__}); {mid} left out")
     if not loaded:
         return []
-    classes = _classes(data_dir) or sorted({c for _, rows in loaded for pair in rows for c in pair})
+    classes = _classes(paths) or sorted({c for _, rows in loaded for pair in rows for c in pair})
     pos = {c: i for i, c in enumerate(classes)}
     k = len(classes)
     fig, axes = plt.subplots(1, len(loaded), figsize=(4.6 * len(loaded) + 0.8, 4.6 + 0.05 * k), squeeze=False)
@@ -442,17 +443,16 @@ def confusion_figure(reports_dir: Path, data_dir: Path, models_dir: Path, out_di
 
 
 # --------------------------------------------------------------------------------------------- entry point
-def make_figures(reports_dir: str | Path = "reports", data_dir: str | Path = "data", models_dir: str | Path = "models",
-                 out_dir: str | Path = "reports/figures") -> list[Path]:
+def make_figures(paths: ReportPaths, out_dir: str | Path) -> list[Path]:
     """Draw every figure whose inputs exist; returns the PNG files written (see the module docstring)."""
-    reports_dir, data_dir, models_dir, out_dir = map(Path, (reports_dir, data_dir, models_dir, out_dir))
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = (
-        ("attention overlays", lambda: attention_figures(data_dir, out_dir)),
-        ("localisation PR curves", lambda: pr_figure(reports_dir, out_dir)),
-        ("training curves", lambda: training_figure(reports_dir, out_dir)),
-        ("accuracy vs epochs", lambda: accuracy_epochs_figure(reports_dir, data_dir, out_dir)),
-        ("confusion matrices", lambda: confusion_figure(reports_dir, data_dir, models_dir, out_dir)),
+        ("attention overlays", lambda: attention_figures(paths, out_dir)),
+        ("localisation PR curves", lambda: pr_figure(paths, out_dir)),
+        ("training curves", lambda: training_figure(paths, out_dir)),
+        ("accuracy vs epochs", lambda: accuracy_epochs_figure(paths, out_dir)),
+        ("confusion matrices", lambda: confusion_figure(paths, out_dir)),
     )
     written: list[Path] = []
     for what, draw in steps:

@@ -1,4 +1,5 @@
-"""Action localisation with attention maps (supplement, "Does the attention help to localize actions?", Table 4).
+"""Action localisation with attention maps (Table 4 of the supplement of "Attention Distillation for Learning Video
+Representations", section "Does the attention help to localize actions?").
 
 The paper's protocol: "we first rescale both attention maps and video frames into a fixed resolution (56 x 56).
 We then enumerate all thresholds and binarize the attention map. Each threshold defines a point on the PR curve.
@@ -49,7 +50,11 @@ Maps evaluated (ids): ``center-prior`` (a Gaussian at the frame centre, std = ``
 ``soft-atten-rgb`` / ``soft-atten-flow`` (Table 1 Soft-Atten models), ``distill-appearance`` /
 ``distill-motion`` (the student's two maps, "Our Appearance / Our Motion"), and, when their maps exist, the other
 Table 1 attention models (``soft-res-*``, ``prob-atten-*``) and the MFR second stage (``mfr-*``). The priors are
-scored on the frames of the first required model's clips, the same frames as every other map.
+scored on the frames of the first required model's clips, the same frames as every other map. :data:`MAP_SOURCES`
+says which model's ``maps.npz`` branch each id reads; :func:`localize` is given each model's evaluation folder.
+
+Steps: :func:`load_maps` (build: the maps files), :func:`score_maps` (score: targets of each clip, PR curves, the
+best-F1 points), :func:`write_results` (write: ``metrics.json`` and the curves' CSVs).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -67,19 +73,20 @@ from ..config import LocalizeConfig
 from ..data import boxes as B
 from ..data.dataset import clip_indices
 from ..data.index import VideoIndex
-from ..data.packs import Pack
+from ..data.packs import Pack, pack_path
 from ..visualize import slice_for_frame
 
-# id -> (model id, maps.npz branch); "prior" entries are generated, not read.
+PRIOR = "prior"   # the "model" of the maps generated here, not read
+# id -> (model id, maps.npz branch); PRIOR entries are generated, not read.
 REQUIRED_MAPS: dict[str, tuple[str, str]] = {
-    "center-prior": ("prior", "center"),
+    "center-prior": (PRIOR, "center"),
     "soft-atten-rgb": ("rgb-soft-atten", "main"),
     "soft-atten-flow": ("flow-soft-atten", "main"),
     "distill-appearance": ("distill", "appearance"),
     "distill-motion": ("distill", "motion"),
 }
 OPTIONAL_MAPS: dict[str, tuple[str, str]] = {
-    "uniform": ("prior", "uniform"),
+    "uniform": (PRIOR, "uniform"),
     "soft-res-rgb": ("rgb-soft-res", "main"),
     "soft-res-flow": ("flow-soft-res", "main"),
     "prob-atten-rgb": ("rgb-prob-atten", "main"),
@@ -87,6 +94,7 @@ OPTIONAL_MAPS: dict[str, tuple[str, str]] = {
     "mfr-appearance": ("mfr", "appearance"),
     "mfr-motion": ("mfr", "motion"),
 }
+MAP_SOURCES: dict[str, tuple[str, str]] = {**REQUIRED_MAPS, **OPTIONAL_MAPS}   # scored in this order
 MAX_PLOT_POINTS = 200
 
 
@@ -229,7 +237,7 @@ class FrameBoxes:
     def video(self, video_id: str) -> tuple[int, float]:
         """(stored frame count, stored fps) of a video, from its frames pack (:func:`stored_fps`)."""
         if video_id not in self._len:
-            path = self.frames_dir / f"{video_id}.pack"
+            path = pack_path(self.frames_dir, video_id)
             if not path.exists():
                 raise FileNotFoundError(f"{path}: frames pack of test video {video_id} not found")
             with Pack(path) as p:
@@ -329,7 +337,7 @@ class MapsFile:
         return (tuple(self.video_ids), self.clip_video.tobytes(), self.clip_start.tobytes(), self.clip_frames)
 
 
-# --------------------------------------------------------------------------------------------- stage
+# --------------------------------------------------------------------------------------------- build
 def _resolve_boxes(index: VideoIndex, index_path: Path) -> Path | None:
     if not index.boxes:
         return None
@@ -340,6 +348,105 @@ def _resolve_boxes(index: VideoIndex, index_path: Path) -> Path | None:
     return beside if beside.exists() else p
 
 
+def model_ids(sources: dict[str, tuple[str, str]]) -> list[str]:
+    """The models (not the priors) whose maps ``sources`` reads, each once, in declaration order."""
+    return list(dict.fromkeys(model for model, _ in sources.values() if model != PRIOR))
+
+
+def load_maps(eval_dirs: Sequence[str | os.PathLike]) -> dict[str, MapsFile | None]:
+    """The ``maps.npz`` of each evaluated model, by model id (an evaluation folder is named after its model).
+
+    Only the models of :data:`MAP_SOURCES` may be given, and each of :data:`REQUIRED_MAPS` must be; a model without
+    ``maps.npz`` is left out, except a required one, which must at least have been evaluated (``scores.npz``,
+    then ``None``: a model trained without attention).
+    """
+    dirs = {Path(d).name: Path(d) for d in eval_dirs}
+    unknown = sorted(set(dirs) - set(model_ids(MAP_SOURCES)))
+    if unknown:
+        raise ValueError(f"evaluation folders of models without localisation maps: {', '.join(unknown)}; the "
+                         f"models localised are {', '.join(model_ids(MAP_SOURCES))}")
+    missing = [m for m in model_ids(REQUIRED_MAPS) if m not in dirs]
+    if missing:
+        raise ValueError(f"no evaluation folder given for {', '.join(missing)} (required: "
+                         f"{', '.join(model_ids(REQUIRED_MAPS))})")
+    loaded: dict[str, MapsFile | None] = {}
+    for model in model_ids(MAP_SOURCES):
+        if model not in dirs:
+            continue
+        path = dirs[model] / "maps.npz"
+        if path.exists():
+            loaded[model] = MapsFile.load(path)
+            loaded[model].check_full_frame(path)
+        elif model in model_ids(REQUIRED_MAPS):
+            if not (dirs[model] / "scores.npz").exists():
+                raise FileNotFoundError(f"{path}: not found, and {model} was not evaluated "
+                                        f"(no {dirs[model] / 'scores.npz'}); run the evaluate stage")
+            loaded[model] = None   # evaluated, but a model without attention maps
+    return loaded
+
+
+# --------------------------------------------------------------------------------------------- score
+class TargetCache:
+    """:func:`clip_targets` per (clips of a maps file, slice count): maps scored on the same clips share them."""
+
+    def __init__(self, frames: FrameBoxes):
+        self.frames = frames
+        self._cache: dict[tuple, Targets] = {}
+
+    def __call__(self, mf: MapsFile, slices: int) -> Targets:
+        key = (mf.clips_key(), slices)
+        if key not in self._cache:
+            self._cache[key] = clip_targets(mf.video_ids, mf.clip_video, mf.clip_start, mf.clip_frames, slices,
+                                            self.frames)
+        return self._cache[key]
+
+
+def _slice_maps(model: str, branch: str, mf: MapsFile, targets: TargetCache,
+                cfg: LocalizeConfig) -> tuple[np.ndarray, Targets]:
+    """(M, T', S, S) normalised slice maps of one map id and the targets they are scored against. A prior is one
+    (S, S) map for every clip of ``mf`` (the reference model's clips)."""
+    if model == PRIOR:
+        t = targets(mf, 1)
+        prior = center_prior(cfg.size, cfg.center_sigma) if branch == "center" else \
+            np.full((cfg.size, cfg.size), 1.0 / cfg.size ** 2)
+        return np.broadcast_to(prior, t.box_hits.shape), t
+    maps = mf.maps[branch]                                           # (M, T', H', W')
+    return np.stack([resize_maps(m, cfg.size) for m in maps]), targets(mf, maps.shape[1])
+
+
+def _unscored(frames_evaluated: int, note: str) -> dict:
+    return {"precision": None, "recall": None, "f1": None, "threshold": None, "frames_evaluated": frames_evaluated,
+            "note": note}
+
+
+def score_maps(loaded: dict[str, MapsFile | None], frames: FrameBoxes, cfg: LocalizeConfig,
+               max_points: int) -> tuple[dict[str, dict], dict[str, PRCurve]]:
+    """({map id: best-F1 point and frames_evaluated, or null values and a note}, {map id: PR curve of at most
+    ``max_points`` points}) for every map id of :data:`MAP_SOURCES` whose model was loaded, every required one."""
+    required = model_ids(REQUIRED_MAPS)
+    reference = next((loaded[m] for m in required if loaded.get(m) is not None), None)
+    if reference is None:
+        raise FileNotFoundError(f"no maps.npz of any of {sorted(required)}")
+    targets = TargetCache(frames)
+    result: dict[str, dict] = {}
+    curves: dict[str, PRCurve] = {}
+    for map_id, (model, branch) in MAP_SOURCES.items():
+        mf = reference if model == PRIOR else loaded.get(model)
+        if model != PRIOR and (mf is None or branch not in mf.maps):
+            if map_id in REQUIRED_MAPS:
+                result[map_id] = _unscored(0, f"{model} has no {branch!r} attention map (trained without attention?)")
+            continue
+        slice_maps, t = _slice_maps(model, branch, mf, targets, cfg)
+        if t.frames_evaluated == 0 or t.box_hits.sum() == 0:
+            result[map_id] = _unscored(t.frames_evaluated, "no test frame of these clips has a box")
+            continue
+        curve = evaluate_maps(slice_maps, t)
+        result[map_id] = {**curve.best(), "frames_evaluated": t.frames_evaluated}
+        curves[map_id] = curve.subsample(max_points)
+    return result, curves
+
+
+# --------------------------------------------------------------------------------------------- write
 def write_curve(path: Path, curve: PRCurve, max_points: int = MAX_PLOT_POINTS) -> None:
     """``recall, precision, threshold`` CSV of at most ``max_points`` points (for ``dvc plots`` and figures)."""
     sub = curve.subsample(max_points)
@@ -358,91 +465,45 @@ def _write_json(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def localize(eval_dir: str | os.PathLike = "data/eval", index_path: str | os.PathLike = "data/raw/index.json",
-             frames_dir: str | os.PathLike = "data/frames", cfg: LocalizeConfig = LocalizeConfig(),
-             out_dir: str | os.PathLike = "reports/localize", *, fps: float | None = None, crops: int = 1,
+def write_results(out_dir: Path, result: dict, curves: dict[str, PRCurve], max_points: int) -> None:
+    """``out_dir/pr/<map id>.csv`` for each curve (old ones removed first), then ``out_dir/metrics.json``."""
+    pr_dir = out_dir / "pr"
+    if pr_dir.is_dir():
+        for old in pr_dir.glob("*.csv"):
+            old.unlink()
+    for map_id, curve in curves.items():
+        write_curve(pr_dir / f"{map_id}.csv", curve, max_points)
+    _write_json(out_dir / "metrics.json", result)
+
+
+# --------------------------------------------------------------------------------------------- stage
+def localize(eval_dirs: Sequence[str | os.PathLike], index_path: str | os.PathLike, frames_dir: str | os.PathLike,
+             cfg: LocalizeConfig, out_dir: str | os.PathLike, *, fps: float | None, crops: int,
              max_points: int = MAX_PLOT_POINTS) -> dict:
     """Score every attention map for localisation; write ``<out_dir>/metrics.json`` and ``<out_dir>/pr/<id>.csv``.
 
+    ``eval_dirs``: the evaluation folders (``<model id>/maps.npz``) of the models of :data:`MAP_SOURCES` (see
+    :func:`load_maps`); ``index_path`` names the boxes file; ``frames_dir``: the frame packs (frame counts, rate).
     metrics.json: ``{id: {precision, recall, f1, threshold, frames_evaluated}}`` (fractions; threshold in the
     per-slice normalised units of :func:`resize_maps`). ``fps``: stored frame rate when a pack's meta has none
-    (params ``frames.fps``);
-    ``crops``: params ``evaluate.crops`` (must be 1). A dataset without boxes gets ``{"note": ...}``. A required
-    map whose model has no attention maps (trained with ``attention: none``) gets null values and a note.
+    (params ``frames.fps``; ``None``: every pack must record it); ``crops``: params ``evaluate.crops`` (must be 1).
+    A dataset without boxes gets ``{"note": ...}``. A required map whose model has no attention maps (trained with
+    ``attention: none``) gets null values and a note.
     """
-    eval_dir, index_path, out_dir = Path(eval_dir), Path(index_path), Path(out_dir)
+    index_path, out_dir = Path(index_path), Path(out_dir)
     if crops != 1:
         raise ValueError(f"evaluate.crops is {crops}: localisation needs attention maps of the full frame "
                          "(evaluate.crops 1)")
     index = VideoIndex.load(index_path)
     boxes_path = _resolve_boxes(index, index_path)
-    pr_dir = out_dir / "pr"
-    if pr_dir.is_dir():
-        for old in pr_dir.glob("*.csv"):
-            old.unlink()
     if boxes_path is None:
         result = {"note": f"dataset {index.dataset!r} has no bounding boxes (index.boxes is empty): "
                           "no localisation metrics"}
-        _write_json(out_dir / "metrics.json", result)
+        write_results(out_dir, result, {}, max_points)
         return result
     if not boxes_path.exists():
         raise FileNotFoundError(f"{boxes_path}: boxes file named by {index_path} not found")
     frames = FrameBoxes(B.load(boxes_path), frames_dir, fps, cfg)
-
-    # maps.npz of every model that has one; required models must at least have been evaluated
-    wanted = {**REQUIRED_MAPS, **OPTIONAL_MAPS}
-    loaded: dict[str, MapsFile | None] = {}
-    for map_id, (model, _) in wanted.items():
-        if model == "prior" or model in loaded:
-            continue
-        path = eval_dir / model / "maps.npz"
-        if path.exists():
-            loaded[model] = MapsFile.load(path)
-            loaded[model].check_full_frame(path)
-        elif map_id in REQUIRED_MAPS:
-            if not (eval_dir / model / "scores.npz").exists():
-                raise FileNotFoundError(f"{path}: not found, and {model} was not evaluated "
-                                        f"(no {eval_dir / model / 'scores.npz'}); run the evaluate stage")
-            loaded[model] = None   # evaluated, but a model without attention maps
-    reference = next((loaded[m] for m, _ in REQUIRED_MAPS.values() if loaded.get(m) is not None), None)
-    if reference is None:
-        raise FileNotFoundError(f"{eval_dir}: no maps.npz of any of "
-                                f"{sorted({m for m, _ in REQUIRED_MAPS.values() if m != 'prior'})}")
-
-    targets_cache: dict[tuple, Targets] = {}
-
-    def targets_for(mf: MapsFile, slices: int) -> Targets:
-        key = (mf.clips_key(), slices)
-        if key not in targets_cache:
-            targets_cache[key] = clip_targets(mf.video_ids, mf.clip_video, mf.clip_start, mf.clip_frames, slices,
-                                              frames)
-        return targets_cache[key]
-
-    result: dict[str, dict] = {}
-    for map_id, (model, branch) in wanted.items():
-        if model == "prior":
-            t = targets_for(reference, 1)
-            prior = center_prior(cfg.size, cfg.center_sigma) if branch == "center" else \
-                np.full((cfg.size, cfg.size), 1.0 / cfg.size ** 2)
-            slice_maps = np.broadcast_to(prior, t.box_hits.shape)
-        else:
-            mf = loaded.get(model)
-            if mf is None or branch not in mf.maps:
-                if map_id in REQUIRED_MAPS:
-                    result[map_id] = {"precision": None, "recall": None, "f1": None, "threshold": None,
-                                      "frames_evaluated": 0,
-                                      "note": f"{model} has no {branch!r} attention map (trained without attention?)"}
-                continue
-            maps = mf.maps[branch]                                   # (M, T', H', W')
-            t = targets_for(mf, maps.shape[1])
-            slice_maps = np.stack([resize_maps(m, cfg.size) for m in maps])   # (M, T', S, S)
-        if t.frames_evaluated == 0 or t.box_hits.sum() == 0:
-            result[map_id] = {"precision": None, "recall": None, "f1": None, "threshold": None,
-                              "frames_evaluated": t.frames_evaluated,
-                              "note": "no test frame of these clips has a box"}
-            continue
-        curve = evaluate_maps(slice_maps, t)
-        result[map_id] = {**curve.best(), "frames_evaluated": t.frames_evaluated}
-        write_curve(pr_dir / f"{map_id}.csv", curve, max_points)
-    _write_json(out_dir / "metrics.json", result)
+    result, curves = score_maps(load_maps(eval_dirs), frames, cfg, max_points)
+    write_results(out_dir, result, curves, max_points)
     return result

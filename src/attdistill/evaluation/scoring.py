@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.dataset import ClipDataset
-from ..training.recipes import Recipe
+from ..methods.registry import ModelSpec
 
 
 @dataclass
@@ -31,14 +31,14 @@ class Scores:
     maps: dict[str, np.ndarray] = field(default_factory=dict)   # branch -> (M, T', H', W') expected maps
 
 
-def score_dataset(model: nn.Module, recipe: Recipe, teachers: dict[str, nn.Module], ds: ClipDataset,
+def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Module], ds: ClipDataset,
                   device: torch.device, batch_clips: int = 16, progress: bool = False,
                   autocast=contextlib.nullcontext) -> Scores:
-    """Score every video of ``ds`` (a test-mode ClipDataset) with ``recipe.forward``."""
+    """Score every video of ``ds`` (a test-mode ClipDataset) with the model's declared forward (``spec.run``)."""
     model.eval()
     for t in teachers.values():
         t.eval()
-    keys = [k for k in ("rgb", "flow") if k in recipe.test_modality]
+    keys = [k for k in ("rgb", "flow") if k in spec.test_modality]
     video_ids, labels, probs = [], [], []
     clip_video, clip_start = [], []
     maps: dict[str, list[np.ndarray]] = {}
@@ -50,7 +50,7 @@ def score_dataset(model: nn.Module, recipe: Recipe, teachers: dict[str, nn.Modul
             return
         batch = {k: torch.stack([c[k] for _, c in pending]).to(device) for k in keys}
         with torch.no_grad(), autocast():
-            out, _ = recipe.forward(model, batch, teachers)
+            out, _ = spec.run(model, batch, teachers)
         p = out.probs.float().cpu().numpy()
         for (v, _), row in zip(pending, p):
             clip_probs.setdefault(v, []).append(row)

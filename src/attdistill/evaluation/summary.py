@@ -7,8 +7,8 @@
      "localization": {"<id>": {"precision", "recall", "f1"}},
      "chance": 1 / K, "kind_only": 1 / M, "attention": "prob-atten", "notes": [...]}
 
-Inputs: ``reports/eval/<id>/metrics.json`` for every model id of DESIGN.md (the 12 trained models and the two
-late fusions) and ``reports/localize/metrics.json``. Accuracies are fractions in [0, 1], copied as evaluated.
+Inputs: ``reports/eval/<id>/metrics.json`` for every declared model id (:data:`attdistill.methods.MODEL_IDS`:
+the trained models and the late fusions) and ``reports/localize/metrics.json``. Accuracies are fractions in [0, 1], copied as evaluated.
 
 Extra keys (the contract welcomes them):
 
@@ -18,7 +18,7 @@ Extra keys (the contract welcomes them):
 * ``kind_only``: the mean class accuracy of a classifier that knows what the actor is (visible in one frame) and
   guesses how it moves, 1 / number of motions — the level a motion-blind RGB model can reach on the synthetic
   benchmark (classes = kinds x motions); present only when the class names show that structure;
-* ``attention``: the attention module of the main method, read from the ``distill+flow`` fusion's members;
+* ``attention``: the attention module of the main method (params ``attention``);
 * ``notes``: why something is absent (e.g. a dataset without boxes has an empty ``localization``).
 """
 
@@ -29,13 +29,13 @@ import os
 import re
 from pathlib import Path
 
-from ..config import ACTOR_KINDS, ATTENTIONS, MOTION_PAIRS, STREAMS
+from .. import methods
+from ..config import ACTOR_KINDS, MOTION_PAIRS
+from .paths import ReportPaths
 
-TABLE1_IDS: tuple[str, ...] = tuple(f"{s}-{a}" for s in STREAMS for a in ATTENTIONS)
-MODEL_IDS: tuple[str, ...] = TABLE1_IDS + ("distill", "feature-distill", "reference-attention", "mfr",
-                                           "two-stream", "distill+flow")
-LOCALIZATION_IDS: tuple[str, ...] = ("center-prior", "soft-atten-rgb", "soft-atten-flow", "distill-appearance",
-                                     "distill-motion")
+MODEL_IDS: tuple[str, ...] = methods.MODEL_IDS
+# The maps of Table 4 (declared as table4 rows of their models) and the centre prior it compares them with.
+LOCALIZATION_IDS: tuple[str, ...] = ("center-prior", *(r.key for _, r in methods.table_rows("table4")))
 MODEL_KEYS: tuple[str, ...] = ("top1", "top5", "mean_class", "mean_class_reversed")
 LOCALIZATION_KEYS: tuple[str, ...] = ("precision", "recall", "f1")
 
@@ -57,9 +57,9 @@ def _fraction(value, path: Path, key: str) -> float:
     return float(value)
 
 
-def model_metrics(reports_dir: str | os.PathLike, model_id: str) -> dict:
-    """The contract's accuracies of one model (+ reversed_as_pair) from ``reports/eval/<id>/metrics.json``."""
-    path = Path(reports_dir) / "eval" / model_id / "metrics.json"
+def model_metrics(eval_reports: str | os.PathLike, model_id: str) -> dict:
+    """The contract's accuracies of one model (+ reversed_as_pair) from ``<eval_reports>/<id>/metrics.json``."""
+    path = Path(eval_reports) / model_id / "metrics.json"
     m = _read_json(path)
     missing = [k for k in MODEL_KEYS if k not in m]
     if missing:
@@ -70,9 +70,9 @@ def model_metrics(reports_dir: str | os.PathLike, model_id: str) -> dict:
     return out
 
 
-def localization_metrics(reports_dir: str | os.PathLike) -> tuple[dict, list[str]]:
-    """({map id: {precision, recall, f1}}, notes) from ``reports/localize/metrics.json``."""
-    path = Path(reports_dir) / "localize" / "metrics.json"
+def localization_metrics(localize_dir: str | os.PathLike) -> tuple[dict, list[str]]:
+    """({map id: {precision, recall, f1}}, notes) from ``<localize_dir>/metrics.json``."""
+    path = Path(localize_dir) / "metrics.json"
     data = _read_json(path)
     notes = [data["note"]] if isinstance(data.get("note"), str) else []
     entries = {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -115,52 +115,30 @@ def kinds_and_motions(classes: list[str], meta: dict | None = None) -> tuple[lis
     return kinds, motions
 
 
-def _main_attention(reports_dir: Path) -> str | None:
-    path = reports_dir / "eval" / "distill+flow" / "metrics.json"
-    try:
-        members = json.loads(path.read_text()).get("members") or []
-    except (OSError, ValueError):
-        return None
-    for m in members:
-        if isinstance(m, str) and m.startswith("flow-") and m[len("flow-"):] in ATTENTIONS:
-            return m[len("flow-"):]
-    return None
-
-
-def collect_summary(reports_dir: str | os.PathLike = "reports", dataset: str = "synthetic",
-                    index_path: str | os.PathLike | None = "data/raw/index.json") -> dict:
-    """The summary dict (see the module docstring) without writing it. ``index_path`` (optional) gives chance
-    levels; a missing index just leaves them out."""
-    reports_dir = Path(reports_dir)
-    models = {mid: model_metrics(reports_dir, mid) for mid in MODEL_IDS}
-    localization, notes = localization_metrics(reports_dir)
+def collect_summary(paths: ReportPaths, dataset: str, attention: str) -> dict:
+    """The summary dict (see the module docstring) without writing it. A missing index just leaves the chance
+    levels out."""
+    models = {mid: model_metrics(paths.eval_reports, mid) for mid in MODEL_IDS}
+    localization, notes = localization_metrics(paths.localize)
     summary: dict = {"dataset": dataset, "models": models, "localization": localization}
-    if index_path is not None and Path(index_path).exists():
-        with open(index_path) as fh:
-            idx = json.load(fh)
+    if Path(paths.index).exists():
+        idx = json.loads(Path(paths.index).read_text())
         classes = list(idx.get("classes", []))
         if classes:
             summary["chance"] = 1.0 / len(classes)
             km = kinds_and_motions(classes, idx.get("meta"))
             if km is not None and len(km[0]) > 1:
                 summary["kind_only"] = 1.0 / len(km[1])
-    attention = _main_attention(reports_dir)
-    if attention is not None:
-        summary["attention"] = attention
+    summary["attention"] = attention
     if notes:
         summary["notes"] = notes
     return summary
 
 
-def write_summary(reports_dir: str | os.PathLike = "reports", dataset: str = "synthetic",
-                  out: str | os.PathLike = "reports/summary.json",
-                  index_path: str | os.PathLike | None = "data/raw/index.json") -> dict:
-    """Collect and write ``reports/summary.json`` (atomically); returns the dict. Raises FileNotFoundError naming
-    the first missing input file."""
-    summary = collect_summary(reports_dir, dataset, index_path)
+def write_summary(summary: dict, out: str | os.PathLike) -> None:
+    """Write a summary dict (:func:`collect_summary`) to ``out`` atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, out)
-    return summary

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import methods
 from . import paper
-from .summary import collect_summary
 
 DASH = "—"
 
@@ -64,6 +64,17 @@ def _m(s: dict, model_id: str, key: str) -> float | None:
     return s["models"].get(model_id, {}).get(key)
 
 
+def _ours(table: str) -> dict[str, tuple[str, str]]:
+    """Row label -> (our model id, or the localisation id of a map row; the row's note), as declared in
+    :mod:`attdistill.methods`."""
+    return {r.label: (r.key or mid, r.note) for mid, r in methods.table_rows(table)}
+
+
+def _extra_rows(table: str, paper_labels) -> list[tuple[str, str, str]]:
+    """(label, id, note) of our declared rows that the paper's table does not have, in registry order."""
+    return [(label, mid, note) for label, (mid, note) in _ours(table).items() if label not in set(paper_labels)]
+
+
 # --------------------------------------------------------------------------------------------- tables
 def table1(s: dict) -> str:
     ours = f"Ours: {s['dataset']}"
@@ -71,12 +82,12 @@ def table1(s: dict) -> str:
               "Our model"]
     names = {"none": "I3D", "soft-atten": "Soft-Atten", "soft-res": "Soft-Res", "prob-atten": "Prob-Atten"}
     rows = []
-    for model_id, values in paper.TABLE1.items():
+    for label, (model_id, _) in _ours("table1").items():
         stream, att = model_id.split("-", 1)
         mc = _m(s, model_id, "mean_class")
         base = _m(s, f"{stream}-none", "mean_class")
         rows.append([stream.upper() if stream == "rgb" else stream.capitalize(), names[att],
-                     *(num(v) for v in values), pct(mc), DASH if att == "none" else points(mc, base),
+                     *(num(v) for v in paper.TABLE1[model_id]), pct(mc), DASH if att == "none" else points(mc, base),
                      f"`{model_id}`"])
     return "\n\n".join([
         "# Table 1: attention modules (mean class accuracy, %)",
@@ -89,23 +100,19 @@ def table1(s: dict) -> str:
 
 
 def table2(s: dict) -> str:
-    ours_of = {"I3D RGB*": ("rgb-none", ""),
-               "MARS": ("feature-distill", "MARS-style feature distillation on our I3D"),
-               "Ours (Prob-Distill)": ("distill", _distill_note(s)),
-               "Two Stream I3D*": ("two-stream", "rgb-none + flow-none"),
-               "Prob-Distill+Flow I3D*": ("distill+flow", "student + teacher")}
+    ours_of = _ours("table2")
+    if "Ours (Prob-Distill)" in ours_of:
+        mid, note = ours_of["Ours (Prob-Distill)"]
+        ours_of["Ours (Prob-Distill)"] = (mid, _distill_note(s) or note)
     header = ["Method", *(f"{c} (paper)" for c in paper.TABLE2_COLUMNS), f"Ours: {s['dataset']}", "Our model"]
     rows = []
     for label, values in paper.TABLE2:
         mid, desc = ours_of.get(label, (None, ""))
         rows.append([label, *(num(v) for v in values), pct(_m(s, mid, "mean_class")) if mid else DASH,
                      (f"`{mid}`" + (f" ({desc})" if desc else "")) if mid else DASH])
-        if label == "Ours (Prob-Distill)":
-            rows.append(["Reference attention (supplement control)", *(num(v) for v in paper.REFERENCE_ATTENTION),
-                         pct(_m(s, "reference-attention", "mean_class")),
-                         "`reference-attention` (the flow teacher's map, also at test)"])
-    rows.append(["MFR second stage (W3, papers/001; not in this paper)", DASH, DASH, pct(_m(s, "mfr", "mean_class")),
-                 "`mfr`"])
+    for label, mid, desc in _extra_rows("table2", (lab for lab, _ in paper.TABLE2)):
+        rows.append([label, *(DASH for _ in paper.TABLE2_COLUMNS), pct(_m(s, mid, "mean_class")),
+                     f"`{mid}`" + (f" ({desc})" if desc else "")])
     return "\n\n".join([
         "# Table 2: attention vs feature distillation (mean class accuracy, %)",
         _table(header, rows),
@@ -120,8 +127,7 @@ def table2(s: dict) -> str:
 
 
 def table3(s: dict) -> str:
-    ours_of = {"I3D RGB": "rgb-none", "I3D Flow": "flow-none", "Ours (Prob-Distill)": "distill",
-               "Two Stream I3D": "two-stream", "Prob-Distill+Flow I3D": "distill+flow"}
+    ours_of = {label: mid for label, (mid, _) in _ours("table3").items()}
     header = ["Method", "Top-1 / Top-5 (paper, 20BN-V2)", "Temporal footprint (paper)",
               f"Ours top-1 / top-5: {s['dataset']}", "Our model"]
     rows = []
@@ -140,9 +146,8 @@ def table3(s: dict) -> str:
 
 
 def table4(s: dict) -> str:
-    ours_of = {"Gaussian (center prior)": "center-prior", "Soft-Atten (RGB)": "soft-atten-rgb",
-               "Soft-Atten (Flow)": "soft-atten-flow", "Our Appearance": "distill-appearance",
-               "Our Motion": "distill-motion"}
+    ours_of = {"Gaussian (center prior)": "center-prior",
+               **{label: map_id for label, (map_id, _) in _ours("table4").items()}}
     loc = s.get("localization", {})
     header = ["Method", "Prec (paper)", "Recall (paper)", "F1 (paper)", "Prec (ours)", "Recall (ours)", "F1 (ours)",
               "Our map"]
@@ -176,14 +181,11 @@ def table4(s: dict) -> str:
 
 
 def table5(s: dict) -> str:
-    rows_of = [("I3D RGB", "rgb-none"), ("I3D flow", "flow-none"), ("Ours", "distill")]
-    extra = [("(ours only) feature distillation", "feature-distill"),
-             ("(ours only) reference attention", "reference-attention"), ("(ours only) MFR", "mfr"),
-             ("(ours only) two-stream", "two-stream"), ("(ours only) distill+flow", "distill+flow")]
+    rows_of = [(label, mid) for label, (mid, _) in _ours("table5").items()]
     header = ["Method", *(f"{d} orig / rev / Δ (paper)" for d in paper.TABLE5_COLUMNS), "Ours orig", "Ours rev",
               "Ours Δ", "Ours reversed as pair", "Our model"]
     rows = []
-    for label, mid in rows_of + extra:
+    for label, mid in rows_of:
         cells = [" / ".join(num(v) for v in paper.TABLE5[d][label]) if label in paper.TABLE5[d] else DASH
                  for d in paper.TABLE5_COLUMNS]
         mc, rv = _m(s, mid, "mean_class"), _m(s, mid, "mean_class_reversed")
@@ -211,17 +213,14 @@ def table5(s: dict) -> str:
 TABLES = {"table1.md": table1, "table2.md": table2, "table3.md": table3, "table4.md": table4, "table5.md": table5}
 
 
-def write_tables(reports_dir: str | os.PathLike = "reports", out_dir: str | os.PathLike = "reports/tables",
-                 dataset: str = "synthetic", index_path: str | os.PathLike | None = "data/raw/index.json",
-                 summary: dict | None = None) -> list[Path]:
-    """Write ``table1.md`` ... ``table5.md`` under ``out_dir``; returns their paths. ``summary`` (optional) is a
-    dict from :func:`collect_summary` / ``write_summary``; by default it is collected from ``reports_dir``."""
-    s = summary if summary is not None else collect_summary(reports_dir, dataset, index_path)
+def write_tables(summary: dict, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``table1.md`` ... ``table5.md`` of a summary dict (:func:`attdistill.evaluation.summary.collect_summary`)
+    under ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, make in TABLES.items():
         path = out_dir / name
-        path.write_text(make(s))
+        path.write_text(make(summary))
         paths.append(path)
     return paths

@@ -9,7 +9,7 @@
 Losses (Eq. 3, 6, 8) are in :mod:`attdistill.losses`.
 """
 
-from .attention import (VALID_ATTENTIONS, AttentionHead, AttentionMaps, attention_pool, average_pool,
+from .attention import (AttentionHead, AttentionMaps, attention_pool, average_pool,
                         gumbel_sample, parse_attention)
 from .i3d import ENDPOINTS, InceptionI3d, InceptionModule, MaxPool3dSame, Unit3D
 from .networks import NetOutput, SingleStreamNet, TwoBranchStudent, build_model
@@ -22,7 +22,7 @@ from .stam import (STAM, FrameAverageNet, ImportanceMask, ResNet50Frames, SmallF
                    TemporalAttention, frame_features, load_resnet50_state)
 
 __all__ = [
-    "ENDPOINTS", "VALID_ATTENTIONS", "AttentionHead", "AttentionMaps", "InceptionI3d", "InceptionModule",
+    "ENDPOINTS", "AttentionHead", "AttentionMaps", "InceptionI3d", "InceptionModule",
     "MaxPool3dSame", "NetOutput", "PretrainedError", "SingleStreamNet", "TwoBranchStudent", "Unit3D",
     "attention_pool", "average_pool", "build_model", "gumbel_sample", "load_i3d_state", "load_pretrained",
     "parse_attention",

@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import ATTENTIONS
 from .i3d import MaxPool3dSame, Unit3D, scaled
-
-VALID_ATTENTIONS: tuple[str, ...] = ("none", "soft-atten", "soft-res", "prob-atten")
 
 PROB_RES_REASON = ("the paper (§4.2) rules this combination out: \"We note that the combination of Prob+Res is "
                    "invalid, as it violates the probabilistic modeling of attention. In practice, we also found its "
@@ -49,11 +48,11 @@ def parse_attention(attention: str) -> AttentionSpec:
     a = str(attention).strip().lower()
     if a.startswith("prob") and "res" in a:
         raise ValueError(f"attention={attention!r} (probabilistic attention + residual connection) is not supported: "
-                         f"{PROB_RES_REASON} Valid values: {', '.join(VALID_ATTENTIONS)}")
+                         f"{PROB_RES_REASON} Valid values: {', '.join(ATTENTIONS)}")
     table = {"none": AttentionSpec(None, False), "soft-atten": AttentionSpec("soft", False),
              "soft-res": AttentionSpec("soft", True), "prob-atten": AttentionSpec("prob", False)}
     if a not in table:
-        raise ValueError(f"unknown attention {attention!r}; valid values: {', '.join(VALID_ATTENTIONS)}")
+        raise ValueError(f"unknown attention {attention!r}; valid values: {', '.join(ATTENTIONS)}")
     return table[a]
 
 

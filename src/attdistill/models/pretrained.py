@@ -55,7 +55,7 @@ def is_url(s: str) -> bool:
     return urlparse(str(s)).scheme in ("http", "https")
 
 
-def load_i3d_state(path_or_url: str | os.PathLike, sha256: str = "", cache_dir: str | os.PathLike = "data/cache",
+def load_i3d_state(path_or_url: str | os.PathLike, sha256: str = "", cache_dir: str | os.PathLike | None = None,
                    retries: int = 5, timeout: float = 60.0) -> dict[str, torch.Tensor]:
     """A pytorch-i3d state_dict (float tensors as float32) from a local file or an http(s) URL.
 
@@ -64,6 +64,8 @@ def load_i3d_state(path_or_url: str | os.PathLike, sha256: str = "", cache_dir: 
     """
     src = str(path_or_url)
     if is_url(src):
+        if cache_dir is None:
+            raise PretrainedError(f"{src}: a URL needs a cache_dir to download into (params download.cache_dir)")
         name = Path(urlparse(src).path).name or "weights.pt"
         dest = Path(cache_dir) / name
         if dest.is_file():

@@ -1,1 +1,2 @@
-"""Training: one engine (engine.py) for every training stage; what differs per model id is in recipes.py."""
+"""Training: one engine (engine.py) for every training stage; what differs per model id is its declaration in
+attdistill.methods."""

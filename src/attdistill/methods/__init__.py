@@ -1,0 +1,65 @@
+"""Every model id, declared once in the module of its method (:mod:`.registry` says what a declaration holds).
+
+* :mod:`.distillation` — Attention Distillation for Learning Video Representations (BMVC 2020): Table 1's
+  baselines, the student, the MARS-style and reference-attention controls, the two late fusions;
+* :mod:`.mfr` — the MFR-style second stage of the student.
+
+The lists below are the only lists of ids: stage CLIs, summary.json, the tables, localisation and the dvc.yaml
+consistency test read them.
+"""
+
+from __future__ import annotations
+
+from . import distillation, mfr
+from .registry import FusionSpec, ModelSpec, Row, Teacher
+
+MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS)
+FUSIONS: tuple[FusionSpec, ...] = distillation.FUSIONS
+
+TRAINED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS)
+FUSION_IDS: tuple[str, ...] = tuple(f.id for f in FUSIONS)
+MODEL_IDS: tuple[str, ...] = TRAINED_IDS + FUSION_IDS
+
+
+def _check_unique() -> None:
+    seen: set[str] = set()
+    for spec in (*MODELS, *FUSIONS):
+        if spec.id in seen:
+            raise ValueError(f"model id {spec.id!r} is declared twice")
+        seen.add(spec.id)
+    for table in {r.table for s in (*MODELS, *FUSIONS) for r in s.rows}:
+        labels = [r.label for _, r in table_rows(table)]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"{table}: row labels declared twice: {', '.join(sorted(dup))}")
+
+
+def get(model_id: str) -> ModelSpec:
+    """The declaration of a trained model id; a clear error listing the valid ids otherwise."""
+    for spec in MODELS:
+        if spec.id == model_id:
+            return spec
+    raise ValueError(f"unknown model id {model_id!r}; valid ids: {', '.join(TRAINED_IDS)}")
+
+
+def get_fusion(fusion_id: str) -> FusionSpec:
+    for spec in FUSIONS:
+        if spec.id == fusion_id:
+            return spec
+    raise ValueError(f"unknown fusion {fusion_id!r}; valid ids: {', '.join(FUSION_IDS)}")
+
+
+def table_rows(table: str) -> list[tuple[str, Row]]:
+    """(model id, row) of every declared row of ``table``, in registry order."""
+    return [(s.id, r) for s in (*MODELS, *FUSIONS) for r in s.rows if r.table == table]
+
+
+def localization_maps() -> dict[str, tuple[str, str]]:
+    """Localisation id -> (model id, branch) of every attention map a model contributes."""
+    return {map_id: (s.id, branch) for s in MODELS for map_id, branch in s.maps.items()}
+
+
+_check_unique()
+
+__all__ = ["FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS", "MODEL_IDS", "ModelSpec", "Row", "TRAINED_IDS",
+           "Teacher", "get", "get_fusion", "localization_maps", "table_rows"]

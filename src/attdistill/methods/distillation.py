@@ -1,0 +1,147 @@
+"""Attention Distillation for Learning Video Representations (Liu, Chen, Zhang, Li, Rehg, BMVC 2020): its models.
+
+============================  ==========================  =====  ================================================
+id                            network                     input  loss
+============================  ==========================  =====  ================================================
+``rgb-<att>``, ``flow-<att>``  SingleStreamNet (Table 1)   own    CE (+ λ2 Σ_t KL[A(t)‖U] for prob-atten, Eq. 3)
+``distill``                   TwoBranchStudent (Table 6)  rgb    Eq. 8: CE + λ1 L_A(motion, teacher) + λ2 L_R
+``feature-distill``           SingleStreamNet rgb none    rgb    CE + w·MSE(pooled RGB, pooled frozen flow) (MARS)
+``reference-attention``       TwoBranchStudent, given     rgb    CE + λ2 L_R(appearance); motion map = teacher's
+``two-stream``                late fusion                 —      rgb-none + flow-none
+``distill+flow``              late fusion                 —      distill + the teacher (flow-<attention>)
+============================  ==========================  =====  ================================================
+
+``<att>`` ∈ {none, soft-atten, soft-res, prob-atten}. The teacher (model id ``teacher``) is the Table-1 flow model
+with the main ``attention``: the ``teacher`` stage selects ``flow-<attention>`` and never retrains it.
+``feature-distill`` distils from the plain flow I3D (``flow-none``), as MARS does from its flow network. Teachers
+run frozen in eval mode under ``torch.no_grad`` (MARS's pattern: eval-mode BN, detached targets).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import losses as L
+from ..config import ATTENTIONS, STREAMS, Params
+from ..models.networks import NetOutput
+from .registry import FusionSpec, ModelSpec, Row, Teacher, fixed_attention, main_attention
+
+TEACHER = Teacher("teacher", "teacher", "flow")
+ATTENTION_NAMES = {"none": "I3D", "soft-atten": "Soft-Atten", "soft-res": "Soft-Res", "prob-atten": "Prob-Atten"}
+
+
+def teacher_map(t: NetOutput) -> torch.Tensor | None:
+    """The flow teacher's motion map Â^M: its expected (noise-free) map; None when it has no attention."""
+    return t.expected_maps.get("main") if t.expected_maps else None
+
+
+# ------------------------------------------------------------------------------------------------ losses
+def table1_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
+    """Table 1 models: CE, plus λ2 · Eq. 3's prior for prob-atten."""
+    return L.single_stream_loss(out, target, lambda2=p.distill.lambda2)
+
+
+def distill_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
+    """Eq. 8: CE + λ1 · KL(student motion map, teacher map) (Eq. 6) + λ2 · Eq. 3's prior on the appearance map."""
+    return L.student_loss(out, target, teacher_map(t_out["teacher"]), lambda1=p.distill.lambda1,
+                          lambda2=p.distill.lambda2, direction=p.distill.kl_direction)
+
+
+def feature_distill_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
+    """MARS: CE + w · MSE between the pooled RGB features and the frozen flow network's."""
+    ce = L.classification_loss(out, target)
+    fd = L.feature_distillation_loss(out.pooled["main"], t_out["teacher"].pooled["main"], p.feature_distill.weight)
+    return ce + fd, {"ce": float(ce.detach()), "feature_distill": float(fd.detach())}
+
+
+def reference_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
+    """Supplement control: CE (+ λ2 · Eq. 3's prior on its own appearance map for prob-atten)."""
+    ce = L.classification_loss(out, target)
+    total, terms = ce, {"ce": float(ce.detach())}
+    if out.attention == "prob-atten":
+        log_a = out.log_maps["appearance"]
+        lam2 = L.lambda2_auto(log_a) if p.distill.lambda2 == "auto" else float(p.distill.lambda2)
+        prior = L.kl_to_uniform(log_a)
+        total = total + lam2 * prior
+        terms["prior"] = float(prior.detach())
+    return total, terms
+
+
+def reference_forward(model, batch: dict, t_out: dict) -> NetOutput:
+    """The reference-attention control pools its motion branch with the teacher's map (a uniform one when the
+    teacher has no attention), at training and at test time."""
+    t = t_out["teacher"]
+    given = teacher_map(t)
+    if given is None:
+        n, _, tt, h, w = t.final["main"].shape   # (N, C, T', H', W')
+        given = torch.full((n, tt, h, w), 1.0 / (h * w), device=t.final["main"].device)
+    return model(batch["rgb"], motion_map=given)
+
+
+# ------------------------------------------------------------------------------------------------ declarations
+def _table1_spec(stream: str, att: str) -> ModelSpec:
+    rows = [Row("table1", f"{stream.upper() if stream == 'rgb' else stream.capitalize()} {ATTENTION_NAMES[att]}")]
+    if att == "none":
+        label = "I3D RGB" if stream == "rgb" else "I3D flow"
+        rows += [Row("table2", "I3D RGB*")] if stream == "rgb" else []
+        rows += [Row("table3", f"I3D {stream.upper() if stream == 'rgb' else 'Flow'}"), Row("table5", label)]
+    maps = {} if att == "none" else {f"{att}-{stream}": "main"}
+    if att == "soft-atten":
+        rows.append(Row("table4", f"Soft-Atten ({stream.upper() if stream == 'rgb' else 'Flow'})",
+                        key=f"{att}-{stream}"))
+    return ModelSpec(
+        id=f"{stream}-{att}", description=f"Table 1: {stream} I3D with {ATTENTION_NAMES[att]} attention",
+        stage="baselines", network=stream, attention=fixed_attention(att), input=stream, loss=table1_loss,
+        sections=("distill.lambda2",), rows=tuple(rows), maps=maps)
+
+
+TABLE1 = tuple(_table1_spec(stream, att) for stream in STREAMS for att in ATTENTIONS)
+
+DISTILL = ModelSpec(
+    id="distill", description="the attention-distilled RGB student (Prob-Distill when attention = prob-atten)",
+    stage="distill", network="student", attention=main_attention, input="rgb", loss=distill_loss,
+    teachers=(TEACHER,), sections=("attention", "distill"),
+    rows=(Row("table2", "Ours (Prob-Distill)"), Row("table3", "Ours (Prob-Distill)"), Row("table5", "Ours"),
+          Row("table4", "Our Appearance", key="distill-appearance"),
+          Row("table4", "Our Motion", key="distill-motion")),
+    maps={"distill-appearance": "appearance", "distill-motion": "motion"})
+
+FEATURE_DISTILL = ModelSpec(
+    id="feature-distill", description="MARS-style feature distillation from the frozen flow-none network",
+    stage="feature_distill", network="rgb", attention=fixed_attention("none"), input="rgb",
+    loss=feature_distill_loss, teachers=(Teacher("teacher", "flow-none", "flow"),),
+    sections=("distill.lambda2", "feature_distill"),
+    rows=(Row("table2", "MARS", "MARS-style feature distillation on our I3D"),
+          Row("table5", "(ours only) feature distillation")))
+
+REFERENCE_ATTENTION = ModelSpec(
+    id="reference-attention", description="supplement control: the flow teacher's motion map given at train and test",
+    stage="reference_attention", network="reference", attention=main_attention, input="rgb", loss=reference_loss,
+    teachers=(Teacher("teacher", "teacher", "flow", at_test=True),), sections=("attention", "distill.lambda2"),
+    rows=(Row("table2", "Reference attention (supplement control)",
+              "the flow teacher's map, also at test"),
+          Row("table5", "(ours only) reference attention")),
+    forward=reference_forward)
+
+
+def _two_stream(p: Params) -> tuple[str, ...]:
+    return ("rgb-none", "flow-none")
+
+
+def _distill_flow(p: Params) -> tuple[str, ...]:
+    return ("distill", f"flow-{p.attention}")
+
+
+TWO_STREAM = FusionSpec(
+    id="two-stream", description="late fusion of rgb-none and flow-none", members=_two_stream,
+    rows=(Row("table2", "Two Stream I3D*", "rgb-none + flow-none"), Row("table3", "Two Stream I3D"),
+          Row("table5", "(ours only) two-stream")))
+
+DISTILL_FLOW = FusionSpec(
+    id="distill+flow", description="late fusion of the student and its teacher (flow-<attention>)",
+    members=_distill_flow, sections=("attention",),
+    rows=(Row("table2", "Prob-Distill+Flow I3D*", "student + teacher"), Row("table3", "Prob-Distill+Flow I3D"),
+          Row("table5", "(ours only) distill+flow")))
+
+MODELS = (*TABLE1, DISTILL, FEATURE_DISTILL, REFERENCE_ATTENTION)
+FUSIONS = (TWO_STREAM, DISTILL_FLOW)

@@ -1,0 +1,233 @@
+"""dvc.yaml against the model registry and against the code each stage runs.
+
+* every declared model id has its training stage and its evaluate stage; each stage's command passes exactly
+  the declared teachers, its params are exactly the common ones plus the declaration's sections;
+* every fusion's command names its declared members' score files;
+* every file a stage's script imports (its import closure within attdistill) is a declared dependency, and every
+  data dependency and output can be read off the command (DVC's example-get-started style);
+* a copied repository with an edited test-time source file has every evaluate stage marked by ``dvc status``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from attdistill import methods
+from attdistill.config import load_params
+from attdistill.methods.registry import TRAIN_SECTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+DVC = Path(sys.executable).with_name("dvc")
+CODE_PREFIXES = ("stages/", "src/")
+
+
+@lru_cache(maxsize=1)
+def stages() -> dict[str, dict]:
+    """name -> {cmd, argv, deps, params, outs} of every resolved stage (matrix and ${} templating applied)."""
+    from dvc.repo import Repo
+
+    out = {}
+    with Repo(str(ROOT)) as repo:
+        for st in repo.index.stages:
+            deps = [str(d.def_path) for d in st.deps if type(d).__name__ != "ParamsDependency"]
+            params = [k for d in st.deps if type(d).__name__ == "ParamsDependency" for k in d.params]
+            argv = shlex.split(st.cmd if isinstance(st.cmd, str) else " ".join(st.cmd))
+            out[st.addressing] = {"cmd": st.cmd, "argv": argv, "deps": deps, "params": params,
+                                  "outs": [str(o.def_path) for o in st.outs]}
+    return out
+
+
+def model_file(model_id: str) -> str:
+    return f"models/{model_id}/model.pt"
+
+
+def _stage_for(predicate) -> list[tuple[str, dict]]:
+    return [(name, st) for name, st in stages().items() if predicate(st["argv"])]
+
+
+def training_stage(model_id: str) -> tuple[str, dict]:
+    found = _stage_for(lambda a: a[1:3] == ["stages/train.py", model_id])
+    assert len(found) == 1, f"{model_id}: {len(found)} training stages"
+    return found[0]
+
+
+def evaluate_stage(model_id: str) -> tuple[str, dict]:
+    found = _stage_for(lambda a: a[1:4] == ["stages/evaluate.py", "model", model_id])
+    assert len(found) == 1, f"{model_id}: {len(found)} evaluate stages"
+    return found[0]
+
+
+def option_values(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == flag]
+
+
+# ------------------------------------------------------------------------------------------------ registry
+@pytest.mark.parametrize("spec", methods.MODELS, ids=lambda s: s.id)
+def test_training_stage_matches_declaration(spec):
+    name, st = training_stage(spec.id)
+    assert name.split("@")[0] == spec.stage
+    teachers = {f"{t.role}={model_file(t.model)}" for t in spec.teachers}
+    assert set(option_values(st["argv"], "--teacher")) == teachers
+    assert {model_file(t.model) for t in spec.teachers} <= set(st["deps"])
+    assert set(st["params"]) == set(TRAIN_SECTIONS) | set(spec.sections)
+    assert option_values(st["argv"], "--out") == [f"models/{spec.id}"]
+    assert model_file(spec.id) in st["outs"]
+
+
+@pytest.mark.parametrize("spec", methods.MODELS, ids=lambda s: s.id)
+def test_evaluate_stage_matches_declaration(spec):
+    name, st = evaluate_stage(spec.id)
+    assert name.startswith("evaluate")
+    assert option_values(st["argv"], "--model") == [model_file(spec.id)]
+    teachers = {f"{t.role}={model_file(t.model)}" for t in spec.test_teachers}
+    assert set(option_values(st["argv"], "--teacher")) == teachers
+    model_deps = {d for d in st["deps"] if d.startswith("models/")}
+    assert model_deps == {model_file(spec.id), *(model_file(t.model) for t in spec.test_teachers)}
+    assert option_values(st["argv"], "--reports") == [f"reports/eval/{spec.id}"]
+
+
+@pytest.mark.parametrize("fusion", methods.FUSIONS, ids=lambda f: f.id)
+def test_fusion_command_names_declared_members(fusion):
+    params = load_params(ROOT / "params.yaml")
+    found = []
+    for name, st in stages().items():
+        a = st["argv"]
+        found += [(st, a[i + 1:]) for i, x in enumerate(a) if x == "--fusion" and a[i + 1] == fusion.id]
+    assert len(found) == 1, f"{fusion.id}: {len(found)} --fusion entries"
+    st, rest = found[0]
+    out_dir, *files = rest[1:1 + 1 + len(fusion.members(params))]
+    assert out_dir == f"reports/eval/{fusion.id}" and out_dir in st["outs"]
+    assert files == [f"data/eval/{m}/scores.npz" for m in fusion.members(params)]
+    assert set(files) <= set(st["deps"])
+    assert set(fusion.sections) <= set(st["params"])
+
+
+def test_every_stage_of_a_model_is_declared():
+    """No training or evaluate stage trains or scores an id the registry does not declare."""
+    for name, st in stages().items():
+        a = st["argv"]
+        if a[1:2] == ["stages/train.py"]:
+            assert a[2] in methods.TRAINED_IDS, name
+        if a[1:3] == ["stages/evaluate.py", "model"]:
+            assert a[3] in methods.TRAINED_IDS, name
+
+
+# ------------------------------------------------------------------------------------------------ code deps
+def _module_file(module: str) -> Path | None:
+    p = SRC / Path(*module.split("."))
+    if (p / "__init__.py").exists():
+        return p / "__init__.py"
+    return p.with_suffix(".py") if p.with_suffix(".py").exists() else None
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """attdistill modules imported anywhere in ``path`` (lazy imports inside functions included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            found |= {mod} | {f"{mod}.{a.name}" for a in node.names}
+    return {m for m in found if m.split(".")[0] == "attdistill"}
+
+
+def import_closure(script: Path) -> set[str]:
+    """Repository-relative files of every attdistill module (and package __init__) ``script`` may import."""
+    seen: dict[str, Path] = {}
+    todo = [(script, "")]
+    while todo:
+        path, package = todo.pop()
+        for mod in _imports(path, package):
+            parts = mod.split(".")
+            for i in range(1, len(parts) + 1):
+                name, f = ".".join(parts[:i]), _module_file(".".join(parts[:i]))
+                if f is not None and name not in seen:
+                    seen[name] = f
+                    todo.append((f, name if f.name == "__init__.py" else ".".join(parts[:i - 1])))
+    return {str(f.relative_to(ROOT)) for f in seen.values()}
+
+
+def _covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
+def test_stage_depends_on_everything_its_script_imports(name):
+    st = stages()[name]
+    script = st["argv"][1]
+    assert script in st["deps"], f"{name}: its script {script} is not a dependency"
+    missing = sorted(f for f in import_closure(ROOT / script) if not _covered(f, st["deps"]))
+    assert not missing, f"{name} imports {missing} without declaring them"
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
+def test_data_deps_and_outs_are_on_the_command(name):
+    """Every data dependency and every output is a command-line argument, lies under one, or is the folder of one
+    (``data/raw`` for ``--index data/raw/index.json``: the videos the index names lie in that folder)."""
+    st = stages()[name]
+    args = [a.split("=", 1)[-1] for a in st["argv"][2:]]
+    for path in [d for d in st["deps"] if not d.startswith(CODE_PREFIXES)] + st["outs"]:
+        assert any(_covered(path, [a]) for a in args) or (path not in st["outs"] and any(_covered(a, [path])
+                                                                                          for a in args)), \
+            f"{name}: {path} is not on the command"
+
+
+# ------------------------------------------------------------------------------------------------ dvc status
+TEST_TIME_FILES = ["src/attdistill/data/dataset.py", "src/attdistill/data/transforms.py",
+                   "src/attdistill/models/networks.py", "src/attdistill/methods/distillation.py",
+                   "src/attdistill/evaluation/scoring.py"]
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory):
+    """The repository's tracked and new, not ignored, files (no data, models or venv) in a fresh git repository."""
+    dst = tmp_path_factory.mktemp("repo") / "r"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dst / rel)
+    subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+    return dst
+
+
+def _marked_stages(repo: Path, path: str) -> set[str]:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    res = subprocess.run([str(DVC), "status", "--json"], cwd=repo, capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    marked = set()
+    for stage, changes in json.loads(res.stdout or "{}").items():
+        for change in changes:
+            if isinstance(change, dict) and _covered(path, list(change.get("changed deps", {}))):
+                marked.add(stage)
+    return marked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TEST_TIME_FILES)
+def test_editing_test_time_code_marks_every_evaluate_stage(repo_copy, path):
+    target = repo_copy / path
+    original = target.read_text()
+    target.write_text(original + "\n# an edit that DVC must see\n")
+    try:
+        after = _marked_stages(repo_copy, path)
+    finally:
+        target.write_text(original)
+    evaluate = {name for name, st in stages().items() if st["argv"][1:3] == ["stages/evaluate.py", "model"]}
+    assert evaluate, "no evaluate stages found"
+    assert evaluate <= after, f"not marked after editing {path}: {sorted(evaluate - after)}"
