@@ -55,9 +55,11 @@ def _check(cond: bool, key: str, msg: str) -> None:
 class DatasetConfig:
     name: DatasetName
     split: int
+    val_fraction: float
 
     def validate(self, key: str) -> None:
         _check(self.split in (1, 2, 3), f"{key}.split", f"must be 1, 2 or 3, got {self.split}")
+        _check(0 <= self.val_fraction < 1, f"{key}.val_fraction", f"must be in [0, 1), got {self.val_fraction}")
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,6 @@ class TrainConfig:
     amp: bool
     channels_last: bool
     compile: bool
-    val_every: int
 
     def validate(self, key: str) -> None:
         _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
@@ -277,7 +278,6 @@ class TrainConfig:
         _check(0 < self.plateau_factor < 1, f"{key}.plateau_factor", "must be in (0, 1)")
         _check(self.nproc >= 1, f"{key}.nproc", "must be >= 1")
         _check(self.workers >= 0, f"{key}.workers", "must be >= 0")
-        _check(self.val_every >= 1, f"{key}.val_every", "must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ file                                      what it shows (and what it reads)
                                           best points from ``reports/localize/metrics.json`` if present)
 ``training_curves.png``                   train loss and test mean class accuracy per epoch of every model
                                           (dvclive ``reports/train/<id>/plots/metrics/train/loss.tsv`` and
-                                          ``.../test/mean_class.tsv``)
+                                          ``.../val/mean_class.tsv``)
 ``accuracy_vs_epochs.png``                test mean class accuracy per epoch of rgb-prob-atten and distill, chance
                                           level, final multi-clip accuracy (``reports/eval/<id>/metrics.json``): does
                                           distillation change the end point, or only the speed of learning?
@@ -301,7 +301,7 @@ def training_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     drawn = 0
     for n, mid in enumerate(ids):
         base = train_dir / mid / "plots" / "metrics"
-        for ax, rel in ((ax_l, "train/loss.tsv"), (ax_a, "test/mean_class.tsv")):
+        for ax, rel in ((ax_l, "train/loss.tsv"), (ax_a, "val/mean_class.tsv")):
             curve = _read_curve(base / rel, f"training curves: {mid} left out of that panel")
             if curve is None:
                 continue
@@ -334,7 +334,7 @@ def accuracy_epochs_figure(paths: ReportPaths, out_dir: Path,
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn, last_epoch = 0, 1
     for mid in ids:
-        curve = _read_curve(paths.train_logs / mid / "plots" / "metrics" / "test" / "mean_class.tsv",
+        curve = _read_curve(paths.train_logs / mid / "plots" / "metrics" / "val" / "mean_class.tsv",
                             f"accuracy-vs-epochs: {mid} left out")
         if curve is None:
             continue
@@ -343,7 +343,7 @@ def accuracy_epochs_figure(paths: ReportPaths, out_dir: Path,
         last_epoch = max(last_epoch, int(steps[-1]) + 1)
         drawn += 1
         # the same model trained longer (README "Training budget"): reports/long_budget/<id>, when present
-        long_path = paths.long_budget / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
+        long_path = paths.long_budget / mid / "plots" / "metrics" / "val" / "mean_class.tsv"
         if long_path.exists():
             lsteps, lvals = read_tsv(long_path)
             ax.plot(lsteps + 1, lvals, color=line.get_color(), linestyle="--", marker=".", alpha=0.7,
