@@ -69,6 +69,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .. import methods
 from ..config import LocalizeConfig
 from ..data import boxes as B
 from ..data.dataset import clip_indices
@@ -77,23 +78,14 @@ from ..data.packs import Pack, pack_path
 from ..visualize import slice_for_frame
 
 PRIOR = "prior"   # the "model" of the maps generated here, not read
-# id -> (model id, maps.npz branch); PRIOR entries are generated, not read.
-REQUIRED_MAPS: dict[str, tuple[str, str]] = {
-    "center-prior": (PRIOR, "center"),
-    "soft-atten-rgb": ("rgb-soft-atten", "main"),
-    "soft-atten-flow": ("flow-soft-atten", "main"),
-    "distill-appearance": ("distill", "appearance"),
-    "distill-motion": ("distill", "motion"),
-}
-OPTIONAL_MAPS: dict[str, tuple[str, str]] = {
-    "uniform": (PRIOR, "uniform"),
-    "soft-res-rgb": ("rgb-soft-res", "main"),
-    "soft-res-flow": ("flow-soft-res", "main"),
-    "prob-atten-rgb": ("rgb-prob-atten", "main"),
-    "prob-atten-flow": ("flow-prob-atten", "main"),
-    "mfr-appearance": ("mfr", "appearance"),
-    "mfr-motion": ("mfr", "motion"),
-}
+_PRIORS: dict[str, tuple[str, str]] = {"center-prior": (PRIOR, "center"), "uniform": (PRIOR, "uniform")}
+_MODEL_MAPS = methods.localization_maps()            # declared by each model: map id -> (model id, branch)
+_TABLE4 = {row.key for _, row in methods.table_rows("table4")}
+# id -> (model id, maps.npz branch): the centre prior and the maps of Table 4 are required, the rest optional.
+REQUIRED_MAPS: dict[str, tuple[str, str]] = {"center-prior": _PRIORS["center-prior"],
+                                             **{k: v for k, v in _MODEL_MAPS.items() if k in _TABLE4}}
+OPTIONAL_MAPS: dict[str, tuple[str, str]] = {"uniform": _PRIORS["uniform"],
+                                             **{k: v for k, v in _MODEL_MAPS.items() if k not in _TABLE4}}
 MAP_SOURCES: dict[str, tuple[str, str]] = {**REQUIRED_MAPS, **OPTIONAL_MAPS}   # scored in this order
 MAX_PLOT_POINTS = 200
 
