@@ -77,6 +77,7 @@ class SyntheticConfig:
     distractors: int
     camera_motion: float
     codec: str
+    placement: Literal["central", "whole-frame"]
 
     def validate(self, key: str) -> None:
         for k in self.kinds:
@@ -229,6 +230,7 @@ class ModelConfig:
     attention_channels: int
     dropout: float
     gumbel_temperature: float
+    attention_bn_relu: bool
     bn_momentum: float
     pretrained_rgb: str
     pretrained_rgb_sha256: str
@@ -285,6 +287,7 @@ class DistillConfig:
     lambda1: float
     lambda2: float | Literal["auto"]
     kl_direction: Literal["teacher-student", "student-teacher"]
+    ce: Literal["per-branch", "fused"]
 
     def validate(self, key: str) -> None:
         _check(self.lambda1 >= 0, f"{key}.lambda1", "must be >= 0")
@@ -337,6 +340,7 @@ class BenchmarkConfig:
 @dataclass(frozen=True)
 class Params:
     seed: int
+    seeds: tuple[int, ...]
     attention: Attention
     dataset: DatasetConfig
     synthetic: SyntheticConfig
@@ -356,6 +360,8 @@ class Params:
 
     def validate(self, key: str) -> None:
         _check(self.seed >= 0, "seed", "must be >= 0")
+        _check(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds) and min(self.seeds) >= 0, "seeds",
+               f"must be a non-empty list of distinct seeds >= 0, got {list(self.seeds)}")
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
