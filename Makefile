@@ -13,7 +13,7 @@ export DVCLIVE_OPEN := false
 export DVC_STUDIO_OFFLINE := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test bench data-tools test-tools clean-venv
+.PHONY: install repro test bench paper-smoke data-tools test-tools clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,6 +46,11 @@ test: install test-tools
 
 bench: install
 	dvc repro benchmark
+
+# The whole DAG at the paper's shapes (profiles/paper.yaml, full-width I3D from a pytorch-i3d checkpoint) on a handful
+# of synthetic videos for one epoch, in a temporary copy: 15-30 min on 2 cores (tests/test_paper_smoke.py).
+paper-smoke: install
+	ATTDISTILL_PAPER_SMOKE=1 $(BIN)/python -m pytest -q -s tests/test_paper_smoke.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,7 +2,7 @@
 
     python stages/benchmark.py --student models/distill/model.pt --rgb models/rgb-none/model.pt \\
         --flow models/flow-none/model.pt --index data/raw/index.json --frames data/frames \\
-        --out reports/speed.json [--threads 2] [--device cpu]
+        --out reports/speed.json [--paper-profile profiles/paper.yaml] [--threads 2] [--device cpu]
 
 Uses the three model files when they exist (random weights of the configured architecture otherwise; the report
 says which) and the first test video of the index that has a frame pack (a synthetic clip otherwise).
@@ -31,14 +31,23 @@ def main(argv=None) -> int:
     ap.add_argument("--index", required=True, help="the dataset's index.json (the input clip's video)")
     ap.add_argument("--frames", required=True, help="folder of the frame packs")
     ap.add_argument("--out", required=True, help="the report written (JSON)")
+    ap.add_argument("--paper-profile", help="profiles/paper.yaml: also time the paper's setting (paper_setting)")
     ap.add_argument("--threads", type=int, default=2, help="torch and OpenCV threads (default 2)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto (TV-L1 always runs on the CPU)")
     args = ap.parse_args(argv)
     params = params_from_cli(args)
     if params is None:
         return 2
+    paper = None
+    if args.paper_profile:
+        import yaml
+
+        from attdistill.config import params_from_dict
+        from attdistill.profile import deep_merge
+
+        paper = params_from_dict(deep_merge(params.to_dict(), yaml.safe_load(Path(args.paper_profile).read_text())))
     report = run_benchmark(params, student=args.student, rgb=args.rgb, flow=args.flow, frames_dir=args.frames,
-                           index_path=args.index, threads=args.threads, device=args.device)
+                           index_path=args.index, threads=args.threads, device=args.device, paper=paper)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2) + "\n"

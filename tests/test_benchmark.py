@@ -138,3 +138,27 @@ def test_benchmark_does_not_import_training():
             "print(sorted(m for m in sys.modules if m.startswith('attdistill.training')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_paper_setting_times_student_rgb_and_two_stream_at_the_profile_shapes(tmp_path, capsys):
+    """The stage with --paper-profile adds ``paper_setting``: the three pipelines timed at the profile's shapes
+    (here a tiny profile, so the test stays fast; the real one is profiles/paper.yaml)."""
+    (tmp_path / "params.yaml").write_text(json.dumps(params_dict(TINY)))
+    profile = tmp_path / "paper.yaml"
+    profile.write_text(json.dumps({"frames": {"width": 40, "height": 32}, "clip": {"frames": 8},
+                                   "model": {"width": 0.0625, "final_stride": 2},
+                                   "flow": {"tvl1": {"nscales": 2, "warps": 1, "inner_iterations": 2}}}))
+    out = tmp_path / "speed.json"
+    missing = str(tmp_path / "none.pt")
+    rc = load_stage().main(["--params", str(tmp_path / "params.yaml"), "--out", str(out), "--student", missing,
+                            "--rgb", missing, "--flow", missing, "--frames", str(tmp_path / "frames"),
+                            "--index", str(tmp_path / "index.json"), "--paper-profile", str(profile)])
+    assert rc == 0
+    p = json.loads(out.read_text())["paper_setting"]
+    assert p["input"] == {"clip_frames": 8, "height": 32, "width": 40, "num_classes": 12}
+    assert p["architecture"]["width"] == 0.0625 and p["tvl1"]["nscales"] == 2
+    for k in ("student", "rgb", "two_stream"):
+        assert p[k]["clips_per_s"] > 0 and len(p[k]["repeats_s"]) == 1
+    assert p["ratio"] == pytest.approx(p["student"]["clips_per_s"] / p["two_stream"]["clips_per_s"])
+    assert p["two_stream"]["flow_s_per_clip"] > 0 and "OpenCV" in p["two_stream"]["flow"]
+    assert "paper setting 8x32x40" in capsys.readouterr().out

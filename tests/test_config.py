@@ -23,7 +23,7 @@ def test_repository_params_load_and_round_trip():
 
 @pytest.mark.parametrize("data, message", [
     ({"attention": "foo"}, "attention: invalid value 'foo'; valid values: none, soft-atten, soft-res, prob-atten"),
-    ({"flow": {"method": "lk"}}, "flow.method: invalid value 'lk'; valid values: tvl1, dis, farneback"),
+    ({"flow": {"method": "lk"}}, "flow.method: invalid value 'lk'; valid values: tvl1, tvl1-torch, dis, farneback"),
     ({"flow": {"quality": 0}}, "flow.quality: must be in [1, 100]"),
     ({"frames": {"quality": 101}}, "frames.quality: must be in [1, 100]"),
     ({"model": {"dropout": 1.0}}, "model.dropout: must be in [0, 1)"),

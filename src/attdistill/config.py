@@ -332,9 +332,11 @@ class LocalizeConfig:
 class BenchmarkConfig:
     clips: int
     repeats: int
+    paper_repeats: int
 
     def validate(self, key: str) -> None:
-        _check(self.clips >= 1 and self.repeats >= 1, key, "clips and repeats must be >= 1")
+        _check(self.clips >= 1 and self.repeats >= 1 and self.paper_repeats >= 0, key,
+               "clips and repeats must be >= 1, paper_repeats >= 0 (0 = no paper-setting measurement)")
 
 
 @dataclass(frozen=True)

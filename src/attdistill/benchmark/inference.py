@@ -35,10 +35,11 @@ from .timing import sync, time_interleaved
 PAPER_RATIO = 100.0   # "about 100 times faster than a two stream network" (§4.3, citing MARS)
 
 
-def load_or_build(path: Path, kind: str, attention: str, num_classes: int, params: Params,
+def load_or_build(path: Path | None, kind: str, attention: str, num_classes: int, params: Params,
                   device: torch.device) -> tuple[torch.nn.Module, str]:
-    """The trained model at ``path`` if it exists (and is of ``kind``), else a random network; (model, source)."""
-    if path.exists():
+    """The trained model at ``path`` if it exists (and is of ``kind``), else (or for ``None``) a random network;
+    (model, source)."""
+    if path is not None and path.exists():
         try:
             model, obj = load_frozen(path, device)
             if obj["arch"]["kind"] == kind:
@@ -63,7 +64,7 @@ class Networks:
     weights: dict[str, str]
 
 
-def load_networks(student: Path, rgb: Path, flow: Path, num_classes: int, params: Params,
+def load_networks(student: Path | None, rgb: Path | None, flow: Path | None, num_classes: int, params: Params,
                   device: torch.device) -> Networks:
     """The student (main ``attention``) and the plain RGB and flow I3D of the two-stream network."""
     s, w_student = load_or_build(student, "student", params.attention, num_classes, params, device)
@@ -81,18 +82,33 @@ def student_call(nets: Networks, rgb_clip: np.ndarray, device: torch.device) -> 
     return run
 
 
+def rgb_call(nets: Networks, rgb_clip: np.ndarray, device: torch.device) -> Callable[[], int]:
+    """One prediction of the plain RGB I3D (the two-stream network's RGB half) on the ``(T, H, W, 3)`` clip."""
+    @torch.no_grad()
+    def run() -> int:
+        x = to_tensor(rgb_clip)[None].to(device)                          # (1, 3, T, H, W)
+        return int(nets.rgb(x).probs.argmax(1)[0])
+    return run
+
+
 def two_stream_call(nets: Networks, frames: np.ndarray, tv: TVL1Config, bound: float, device: torch.device,
-                    split: dict[str, float]) -> Callable[[], int]:
+                    split: dict[str, float], flow_fn: Callable | None = None) -> Callable[[], int]:
     """One two-stream prediction on the ``(T + 1, H, W, 3)`` frames, flow included; adds its seconds of flow and
-    of networks to ``split["flow"]`` and ``split["nets"]``."""
+    of networks to ``split["flow"]`` and ``split["nets"]``. ``flow_fn(frames)`` replaces OpenCV's TV-L1."""
     T = len(frames) - 1
     rgb_clip = np.ascontiguousarray(frames[:T])                           # (T, H, W, 3)
+
+    def opencv_flow(frames: np.ndarray) -> np.ndarray:
+        gray = [to_gray(f) for f in frames]
+        return np.stack([quantize(flow_tvl1(gray[i], gray[i + 1], tv), bound) for i in range(T)])  # (T, H, W, 2)
+
+    compute_flow = flow_fn or opencv_flow
 
     @torch.no_grad()
     def run() -> int:
         t0 = time.perf_counter()
-        gray = [to_gray(f) for f in frames]
-        flow = np.stack([quantize(flow_tvl1(gray[i], gray[i + 1], tv), bound) for i in range(T)])  # (T, H, W, 2)
+        flow = compute_flow(frames)
+        sync(device)
         t1 = time.perf_counter()
         p = (nets.rgb(to_tensor(rgb_clip)[None].to(device)).probs +
              nets.flow(to_tensor(flow)[None].to(device)).probs) / 2                               # late fusion
@@ -103,28 +119,38 @@ def two_stream_call(nets: Networks, frames: np.ndarray, tv: TVL1Config, bound: f
     return run
 
 
-def time_inference(nets: Networks, frames: np.ndarray, params: Params, device: torch.device) -> dict:
-    """Student vs two-stream on ``frames`` (``T + 1``): the report's ``student``, ``two_stream``, ``ratio`` and
-    ``paper_ratio`` entries (``benchmark.clips`` clips per repeat, ``benchmark.repeats`` repeats)."""
+def time_inference(nets: Networks, frames: np.ndarray, params: Params, device: torch.device,
+                   flow_fn: Callable | None = None, flow_desc: str = "", n: int | None = None,
+                   repeats: int | None = None) -> dict:
+    """Student vs RGB I3D vs two-stream on ``frames`` (``T + 1``): the report's ``student``, ``rgb``,
+    ``two_stream``, ``ratio`` (student / two-stream), ``student_vs_rgb`` and ``paper_ratio`` entries
+    (``benchmark.clips`` clips per repeat, ``benchmark.repeats`` repeats, unless ``n`` / ``repeats`` are given).
+    ``flow_fn(frames) -> (T, H, W, 2) uint8`` replaces OpenCV's TV-L1 (the GPU path)."""
     T = params.clip.frames
-    n, repeats = params.benchmark.clips, params.benchmark.repeats
+    n = params.benchmark.clips if n is None else n
+    repeats = params.benchmark.repeats if repeats is None else repeats
     split = {"flow": 0.0, "nets": 0.0}
-    run_student = student_call(nets, np.ascontiguousarray(frames[:T]), device)
-    run_two_stream = two_stream_call(nets, frames, params.flow.tvl1, params.flow.bound, device, split)
-    run_student()                                                          # warm-ups, not counted below
-    run_two_stream()
+    clip = np.ascontiguousarray(frames[:T])
+    calls = {"student": student_call(nets, clip, device), "rgb": rgb_call(nets, clip, device),
+             "two_stream": two_stream_call(nets, frames, params.flow.tvl1, params.flow.bound, device, split,
+                                           flow_fn)}
+    for call in calls.values():                                            # warm-ups, not counted below
+        call()
     sync(device)
     split.update(flow=0.0, nets=0.0)
-    t = time_interleaved({"student": run_student, "two_stream": run_two_stream}, n, repeats, device)
-    s_times, ts_times = t["student"], t["two_stream"]
-    s_med, ts_med = statistics.median(s_times) / n, statistics.median(ts_times) / n
+    t = time_interleaved(calls, n, repeats, device)
+    med = {k: statistics.median(v) / n for k, v in t.items()}
     count = n * repeats
-    student_cps, two_cps = 1.0 / s_med, 1.0 / ts_med
+    student_cps, two_cps = 1.0 / med["student"], 1.0 / med["two_stream"]
+    ts_med, ts_times = med["two_stream"], t["two_stream"]
     return {
-        "student": {"clips_per_s": student_cps, "s_per_clip": s_med, "repeats_s": s_times},
+        "student": {"clips_per_s": student_cps, "s_per_clip": med["student"], "repeats_s": t["student"]},
+        "rgb": {"clips_per_s": 1.0 / med["rgb"], "s_per_clip": med["rgb"], "repeats_s": t["rgb"]},
+        "student_vs_rgb": student_cps * med["rgb"],
         "two_stream": {"clips_per_s": two_cps, "s_per_clip": ts_med,
                        "flow_s_per_clip": split["flow"] / count, "networks_s_per_clip": split["nets"] / count,
-                       "flow": f"TV-L1 (flow.tvl1) on {T} pairs on the CPU, then RGB I3D + flow I3D (attention none)",
+                       "flow": (flow_desc or f"TV-L1 (flow.tvl1, OpenCV) on {T} pairs on the CPU")
+                       + ", then RGB I3D + flow I3D (attention none)",
                        "repeats_s": ts_times},
         "ratio": student_cps / two_cps,
         "paper_ratio": PAPER_RATIO,
