@@ -1,6 +1,6 @@
 """DVC stage: evaluate one trained model, or late fusions of evaluated ones.
 
-    python stages/evaluate.py model MODEL_ID --model FILE --index I --frames F --flow W --flow-reversed R \
+    python stages/evaluate.py model MODEL_ID --seed S --model FILE --index I --frames F --flow W --flow-reversed R \
         --data-out DIR --reports DIR [--skipped REPORT ...] [--teacher ROLE=PATH ...]
     python stages/evaluate.py fusion --index I --fusion ID OUT_DIR SCORES.npz SCORES.npz [--fusion ...]
 
@@ -11,6 +11,7 @@ reports/long_budget/eval/distill --data-out data/eval_long_budget/distill``.
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="what", required=True)
     m = sub.add_parser("model", help="score one trained model")
     m.add_argument("model_id", choices=methods.TRAINED_IDS)
+    m.add_argument("--seed", type=int, required=True, help="the model's training seed (test-time views)")
     for flag in ("--model", "--index", "--frames", "--flow", "--flow-reversed", "--data-out", "--reports"):
         m.add_argument(flag, required=True)
     m.add_argument("--skipped", nargs="*", default=[])
@@ -62,7 +64,10 @@ def main(argv=None) -> int:
     params = params_from_cli(args)
     if params is None:
         return 2
-    run_model(args, params) if args.what == "model" else run_fusions(args, params)
+    if args.what == "model":
+        run_model(args, dataclasses.replace(params, seed=args.seed))
+    else:
+        run_fusions(args, params)
     return 0
 
 

@@ -1,36 +1,46 @@
-"""DVC stage: reports/summary.json (the output contract), the paper's tables 1-5 and the PNG figures.
+"""DVC stage: reports/summary.json (the output contract), the paper's tables, the claims, the convergence check and
+the PNG figures, over every training seed of params ``seeds``.
 
     python stages/plots.py --index I --frames F --eval-data D --eval-reports R --localize L --train-logs T \
-        --long-budget B --teacher M --summary OUT.json --tables DIR --figures DIR
+        --teacher M --summary OUT.json --tables DIR --claims OUT.md --convergence OUT.json --figures DIR
 """
 
 import argparse
 
+from attdistill import methods
 from attdistill.config import add_params_arguments, params_from_cli
+from attdistill.data.index import VideoIndex
+from attdistill.evaluation.claims import write_claims
+from attdistill.evaluation.convergence import convergence_report
 from attdistill.evaluation.figures import make_figures
 from attdistill.evaluation.paths import ReportPaths
-from attdistill.evaluation.summary import collect_summary, write_summary
+from attdistill.evaluation.summary import collect_summary, write_json, write_summary
 from attdistill.evaluation.tables import write_tables
 
-INPUTS = ("index", "frames", "eval_data", "eval_reports", "localize", "train_logs", "long_budget", "teacher")
+INPUTS = ("index", "frames", "eval_data", "eval_reports", "localize", "train_logs", "teacher")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_params_arguments(ap)
-    for name in INPUTS + ("summary", "tables", "figures"):
+    for name in INPUTS + ("summary", "tables", "claims", "convergence", "figures"):
         ap.add_argument("--" + name.replace("_", "-"), required=True)
     args = ap.parse_args(argv)
     params = params_from_cli(args)
     if params is None:
         return 2
-    paths = ReportPaths.from_strings(**{k: getattr(args, k) for k in INPUTS})
-    summary = collect_summary(paths, params.dataset.name, params.attention)
+    seeds = list(params.seeds)
+    paths = ReportPaths.from_strings(seeds[0], **{k: getattr(args, k) for k in INPUTS})
+    summary = collect_summary(paths, params.dataset.name, params.attention, seeds)
     write_summary(summary, args.summary)
     write_tables(summary, args.tables)
-    figures = make_figures(paths, args.figures)
-    print(f"summary: {len(summary['models'])} models, {len(summary['localization'])} maps; "
-          f"{len(figures)} figures")
+    write_claims(methods.CLAIMS, summary, args.claims)
+    num_val = len(VideoIndex.load(paths.index).split("val"))
+    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val)
+    write_json(convergence, args.convergence)
+    figures = make_figures(paths, args.figures, convergence)
+    print(f"summary: {len(summary['models'])} models, {len(summary['localization'])} maps, seeds {seeds}; "
+          f"{len(figures)} figures; every model converged: {convergence['all_converged']}")
     return 0
 
 

@@ -1,13 +1,17 @@
 """DVC stage: train one declared model id (see attdistill.methods).
 
-    python stages/train.py MODEL_ID --index I --frames F --flow W --out DIR --live DIR \
+    python stages/train.py MODEL_ID --seed S --index I --frames F --flow W --out DIR --live DIR \
         [--skipped REPORT ...] [--teacher ROLE=PATH ...] [--nproc N]
+
+``--seed``: the training seed (initialisation, data order, augmentation, dropout/Gumbel noise); dvc.yaml runs one
+stage per entry of params ``seeds``. Params ``seed`` is the embedded benchmark's generation seed, not read here.
 
 ``--nproc N`` > 1 re-launches the stage under torchrun (DDP); with 1 the stage skips torchrun's ~2 s start-up.
 ``torchrun --standalone --nproc_per_node N stages/train.py ...`` does the same by hand.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -21,6 +25,7 @@ from attdistill.training.engine import TrainPaths, train
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_id", choices=TRAINED_IDS)
+    ap.add_argument("--seed", type=int, required=True, help="training seed (one of params seeds)")
     add_params_arguments(ap)
     ap.add_argument("--index", required=True)
     ap.add_argument("--frames", required=True)
@@ -42,6 +47,7 @@ def main(argv=None) -> int:
     params = params_from_cli(args)
     if params is None:
         return 2
+    params = dataclasses.replace(params, seed=args.seed)
     paths = TrainPaths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow), out=Path(args.out),
                        live=Path(args.live), skipped=tuple(map(Path, args.skipped)),
                        teachers=parse_teachers(args.teacher))

@@ -87,13 +87,13 @@ def test_dataclasses_carry_no_defaults():
 
 def test_missing_key_in_the_file_fails_from_the_cli(tmp_path):
     bad = tmp_path / "params.yaml"
-    bad.write_text(yaml.safe_dump(without(params_dict(), "train.val_every")))
+    bad.write_text(yaml.safe_dump(without(params_dict(), "train.plateau_patience")))
     r = subprocess.run([sys.executable, "-m", "attdistill.config", str(bad)], capture_output=True, text=True,
                        timeout=60)
-    assert r.returncode == 2 and "train: missing key 'val_every'" in r.stderr
-    with pytest.raises(ConfigError, match="train: missing key 'val_every'"):
+    assert r.returncode == 2 and "train: missing key 'plateau_patience'" in r.stderr
+    with pytest.raises(ConfigError, match="train: missing key 'plateau_patience'"):
         load_params(bad)
-    assert load_params(bad, ["train.val_every=3"]).train.val_every == 3      # -S can supply it
+    assert load_params(bad, ["train.plateau_patience=3"]).train.plateau_patience == 3      # -S can supply it
 
 
 def test_overrides_are_typed_and_validated():

@@ -48,24 +48,34 @@ def stages() -> dict[str, dict]:
     return out
 
 
-def model_file(model_id: str) -> str:
-    return f"models/{model_id}/model.pt"
+SEEDS = list(load_params(ROOT / "params.yaml").seeds)
+
+
+def model_file(model_id: str, seed: int) -> str:
+    return f"models/{model_id}/s{seed}/model.pt"
 
 
 def _stage_for(predicate) -> list[tuple[str, dict]]:
     return [(name, st) for name, st in stages().items() if predicate(st["argv"])]
 
 
-def training_stage(model_id: str) -> tuple[str, dict]:
+def _seed(argv: list[str]) -> int:
+    return int(option_values(argv, "--seed")[0])
+
+
+def training_stages(model_id: str) -> dict[int, tuple[str, dict]]:
+    """seed -> the training stage of ``model_id`` for that seed (exactly one per seed of params seeds)."""
     found = _stage_for(lambda a: a[1:3] == ["stages/train.py", model_id])
-    assert len(found) == 1, f"{model_id}: {len(found)} training stages"
-    return found[0]
+    by_seed = {_seed(st["argv"]): (name, st) for name, st in found}
+    assert len(found) == len(SEEDS) and sorted(by_seed) == sorted(SEEDS), f"{model_id}: stages {len(found)}"
+    return by_seed
 
 
-def evaluate_stage(model_id: str) -> tuple[str, dict]:
+def evaluate_stages(model_id: str) -> dict[int, tuple[str, dict]]:
     found = _stage_for(lambda a: a[1:4] == ["stages/evaluate.py", "model", model_id])
-    assert len(found) == 1, f"{model_id}: {len(found)} evaluate stages"
-    return found[0]
+    by_seed = {_seed(st["argv"]): (name, st) for name, st in found}
+    assert len(found) == len(SEEDS) and sorted(by_seed) == sorted(SEEDS), f"{model_id}: stages {len(found)}"
+    return by_seed
 
 
 def option_values(argv: list[str], flag: str) -> list[str]:
@@ -75,26 +85,27 @@ def option_values(argv: list[str], flag: str) -> list[str]:
 # ------------------------------------------------------------------------------------------------ registry
 @pytest.mark.parametrize("spec", methods.MODELS, ids=lambda s: s.id)
 def test_training_stage_matches_declaration(spec):
-    name, st = training_stage(spec.id)
-    assert name.split("@")[0] == spec.stage
-    teachers = {f"{t.role}={model_file(t.model)}" for t in spec.teachers}
-    assert set(option_values(st["argv"], "--teacher")) == teachers
-    assert {model_file(t.model) for t in spec.teachers} <= set(st["deps"])
-    assert set(st["params"]) == set(TRAIN_SECTIONS) | set(spec.sections)
-    assert option_values(st["argv"], "--out") == [f"models/{spec.id}"]
-    assert model_file(spec.id) in st["outs"]
+    for seed, (name, st) in training_stages(spec.id).items():
+        assert name.split("@")[0] == spec.stage
+        teachers = {f"{t.role}={model_file(t.model, seed)}" for t in spec.teachers}
+        assert set(option_values(st["argv"], "--teacher")) == teachers
+        assert {model_file(t.model, seed) for t in spec.teachers} <= set(st["deps"])
+        assert set(st["params"]) == set(TRAIN_SECTIONS) | set(spec.sections)
+        assert "seed" not in st["params"] and "seeds" not in st["params"]   # the seed comes on the command
+        assert option_values(st["argv"], "--out") == [f"models/{spec.id}/s{seed}"]
+        assert model_file(spec.id, seed) in st["outs"]
 
 
-@pytest.mark.parametrize("spec", methods.MODELS, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", [m for m in methods.MODELS if m.evaluated], ids=lambda s: s.id)
 def test_evaluate_stage_matches_declaration(spec):
-    name, st = evaluate_stage(spec.id)
-    assert name.startswith("evaluate")
-    assert option_values(st["argv"], "--model") == [model_file(spec.id)]
-    teachers = {f"{t.role}={model_file(t.model)}" for t in spec.test_teachers}
-    assert set(option_values(st["argv"], "--teacher")) == teachers
-    model_deps = {d for d in st["deps"] if d.startswith("models/")}
-    assert model_deps == {model_file(spec.id), *(model_file(t.model) for t in spec.test_teachers)}
-    assert option_values(st["argv"], "--reports") == [f"reports/eval/{spec.id}"]
+    for seed, (name, st) in evaluate_stages(spec.id).items():
+        assert name.startswith("evaluate")
+        assert option_values(st["argv"], "--model") == [model_file(spec.id, seed)]
+        teachers = {f"{t.role}={model_file(t.model, seed)}" for t in spec.test_teachers}
+        assert set(option_values(st["argv"], "--teacher")) == teachers
+        model_deps = {d for d in st["deps"] if d.startswith("models/")}
+        assert model_deps == {model_file(spec.id, seed), *(model_file(t.model, seed) for t in spec.test_teachers)}
+        assert option_values(st["argv"], "--reports") == [f"reports/eval/{spec.id}/s{seed}"]
 
 
 @pytest.mark.parametrize("fusion", methods.FUSIONS, ids=lambda f: f.id)
@@ -104,13 +115,19 @@ def test_fusion_command_names_declared_members(fusion):
     for name, st in stages().items():
         a = st["argv"]
         found += [(st, a[i + 1:]) for i, x in enumerate(a) if x == "--fusion" and a[i + 1] == fusion.id]
-    assert len(found) == 1, f"{fusion.id}: {len(found)} --fusion entries"
-    st, rest = found[0]
-    out_dir, *files = rest[1:1 + 1 + len(fusion.members(params))]
-    assert out_dir == f"reports/eval/{fusion.id}" and out_dir in st["outs"]
-    assert files == [f"data/eval/{m}/scores.npz" for m in fusion.members(params)]
-    assert set(files) <= set(st["deps"])
-    assert set(fusion.sections) <= set(st["params"])
+    assert len(found) == len(SEEDS), f"{fusion.id}: {len(found)} --fusion entries for seeds {SEEDS}"
+    for seed, (st, rest) in zip(SEEDS, sorted(found, key=lambda f: f[1][1])):
+        out_dir, *files = rest[1:1 + 1 + len(fusion.members(params))]
+        assert out_dir == f"reports/eval/{fusion.id}/s{seed}" and out_dir in st["outs"]
+        assert files == [f"data/eval/{m}/s{seed}/scores.npz" for m in fusion.members(params)]
+        assert set(files) <= set(st["deps"])
+        assert set(fusion.sections) <= set(st["params"])
+
+
+def test_validation_only_models_are_never_scored_on_test():
+    for spec in methods.MODELS:
+        if not spec.evaluated:
+            assert not _stage_for(lambda a: a[1:4] == ["stages/evaluate.py", "model", spec.id]), spec.id
 
 
 def test_every_stage_of_a_model_is_declared():

@@ -102,7 +102,7 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
     for mid in ("distill", "rgb-prob-atten", "rgb-none", "flow-prob-atten"):
         base = reports / "train" / mid / "plots" / "metrics"
         _tsv(base / "train" / "loss.tsv", "loss", np.linspace(2, 0.5, 5))
-        _tsv(base / "test" / "mean_class.tsv", "mean_class", np.linspace(0.25, 0.8, 5))
+        _tsv(base / "val" / "mean_class.tsv", "mean_class", np.linspace(0.25, 0.8, 5))
         e = reports / "eval" / mid
         e.mkdir(parents=True)
         (e / "metrics.json").write_text(json.dumps({"top1": 0.8, "mean_class": 0.75}))

@@ -225,9 +225,9 @@ def _fixture(root: Path, with_boxes: bool = True, crops: int = 1) -> Path:
     return root
 
 
-def eval_dirs(root: Path) -> list[Path]:
+def eval_dirs(root: Path) -> dict[str, Path]:
     """The evaluation folder of every model localised (those the fixture has no maps for do not exist)."""
-    return [root / "eval" / m for m in model_ids(MAP_SOURCES)]
+    return {m: root / "eval" / m for m in model_ids(MAP_SOURCES)}
 
 
 def run_localize(root: Path, cfg, out: Path, crops: int = 1) -> dict:
@@ -295,14 +295,14 @@ def test_localize_checks_the_evaluation_folders_given(tmp_path):
     root = _fixture(tmp_path)
     dirs = eval_dirs(root)
     with pytest.raises(ValueError, match="without localisation maps: rgb-none"):
-        localize(dirs + [root / "eval" / "rgb-none"], root / "index.json", root / "frames", DEFAULT.localize,
+        localize({**dirs, "rgb-none": root / "eval" / "rgb-none"}, root / "index.json", root / "frames", DEFAULT.localize,
                  root / "out", fps=24.0, crops=1)
     with pytest.raises(ValueError, match="no evaluation folder given for distill"):
-        localize([d for d in dirs if d.name != "distill"], root / "index.json", root / "frames", DEFAULT.localize,
+        localize({m: d for m, d in dirs.items() if m != "distill"}, root / "index.json", root / "frames", DEFAULT.localize,
                  root / "out", fps=24.0, crops=1)
     assert not (root / "out").exists()
     # only the required models: the optional maps are left out, the required ones are the same
-    required = [d for d in dirs if d.name in model_ids(REQUIRED_MAPS)]
+    required = {m: d for m, d in dirs.items() if m in model_ids(REQUIRED_MAPS)}
     few = localize(required, root / "index.json", root / "frames", DEFAULT.localize, root / "few", fps=24.0, crops=1)
     full = run_localize(root, DEFAULT.localize, root / "full")
     assert set(few) == set(REQUIRED_MAPS) | {"uniform"} and "prob-atten-rgb" in full
@@ -318,9 +318,10 @@ def test_dvc_stage_passes_every_localised_model():
     st = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["localize"]
     argv = shlex.split(st["cmd"])
     rest = argv[argv.index("--eval") + 1:]
-    given = rest[:next((k for k, a in enumerate(rest) if a.startswith("--")), len(rest))]
-    assert sorted(given) == sorted(f"data/eval/{m}" for m in model_ids(MAP_SOURCES))
-    assert set(given) <= set(st["deps"])
+    given = dict(a.split("=", 1) for a in rest[:next((k for k, a in enumerate(rest) if a.startswith("--")),
+                                                      len(rest))])
+    assert given == {m: f"data/eval/{m}/s${{item.seed}}" for m in model_ids(MAP_SOURCES)}
+    assert set(given.values()) <= set(st["deps"])
 
 
 def _stage():
@@ -335,7 +336,7 @@ def test_stage_cli(tmp_path, capsys):
     stage = _stage()
     bad = tmp_path / "bad.yaml"
     bad.write_text(json.dumps(params_dict({"localize": {"size": 2}})))          # JSON is YAML
-    paths = ["--eval", *map(str, eval_dirs(root)), "--dataset", str(root), "--frames", str(root / "frames")]
+    paths = ["--eval", *(f"{m}={d}" for m, d in eval_dirs(root).items()), "--dataset", str(root), "--frames", str(root / "frames")]
     assert stage.main(["--params", str(bad), *paths, "--out", str(tmp_path / "bad_out")]) == 2
     assert not (tmp_path / "bad_out").exists()
     assert "localize.size" in capsys.readouterr().err

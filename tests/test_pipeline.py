@@ -23,7 +23,7 @@ from attdistill.methods import MODEL_IDS
 from attdistill.evaluation.summary import LOCALIZATION_IDS
 
 TINY = {
-    "synthetic": {"kinds": ["disc", "square"], "motions": ["left", "right"], "videos_per_class": 4, "groups": 2,
+    "synthetic": {"kinds": ["disc", "square"], "motions": ["left", "right"], "videos_per_class": 6, "groups": 3,
                   "test_groups": 1, "frames": 10, "width": 48, "height": 40, "distractors": 1},
     "frames": {"width": 48, "height": 40, "workers": 1},
     "flow": {"method": "dis", "workers": 1},
@@ -56,7 +56,7 @@ def tiny_repo(tmp_path_factory) -> tuple[Path, dict]:
                            text=True).stdout.split("\0")
     for f in filter(None, files):
         src = REPO / f
-        generated = f.startswith(("reports/", "dvc.lock")) and not f.startswith("reports/long_budget/")
+        generated = f.startswith(("reports/", "dvc.lock"))
         if src.is_file() and not generated:
             (root / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / f)
@@ -106,8 +106,8 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
         changed = set(json.loads(status[status.index("{"):]))
     finally:
         params.write_text(before)
-    assert {"teacher", "distill", "mfr", "reference_attention"} <= changed
-    assert not changed & {"download", "frames", "flow", "feature_distill"}
+    assert {"teacher@0", "distill@0", "mfr@0", "reference_attention@0"} <= changed
+    assert not changed & {"download", "frames", "flow", "feature_distill@0"}
     assert not any(s.startswith("baselines@") for s in changed)
 
 
@@ -115,10 +115,11 @@ def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
     """`stages/evaluate.py model ID --model FILE --reports DIR --data-out DIR` (the README's long-budget evaluation)
     gives, on the pipeline's own model, exactly the pipeline's metrics, written where it was told."""
     root, env = tiny_repo
-    run([sys.executable, "stages/evaluate.py", "model", "distill", "--model", "models/distill/model.pt",
+    run([sys.executable, "stages/evaluate.py", "model", "distill", "--seed", "0",
+         "--model", "models/distill/s0/model.pt",
          "--index", "data/raw/index.json", "--frames", "data/frames", "--flow", "data/flow",
          "--flow-reversed", "data/flow_reversed", "--reports", str(tmp_path / "r"), "--data-out", str(tmp_path / "d")],
         root, env)
     ours = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert ours == json.loads((root / "reports" / "eval" / "distill" / "metrics.json").read_text())
+    assert ours == json.loads((root / "reports" / "eval" / "distill" / "s0" / "metrics.json").read_text())
     assert (tmp_path / "d" / "maps.npz").is_file()

@@ -126,7 +126,7 @@ def test_distillation_recipes_train_and_leave_teachers_untouched(tiny, teachers,
 def test_distill_logs_every_loss_term(teachers, tiny):
     hist = load_model_file(teachers / "distill" / "model.pt")["meta"]["history"]
     keys = set(hist[-1])
-    assert {"train/ce", "train/distill", "train/prior", "train/acc", "test/top1", "test/mean_class", "lr"} <= keys
+    assert {"train/ce", "train/distill", "train/prior", "train/acc", "val/top1", "val/mean_class", "val/loss", "lr"} <= keys
 
 
 def test_loss_decreases_on_a_fixed_batch(tiny):

@@ -30,9 +30,9 @@ def make_tiny_dataset(root: Path, videos_per_class: int = 6, frames: int = 12, s
     for label, cls in enumerate(CLASSES):
         dx, dy = MOVES[cls]
         for i in range(videos_per_class):
-            group = f"g{i % 2 + 1:02d}"
+            group = f"g{i % 3 + 1:02d}"
             vid = f"{cls}/v_{cls}_{group}_c{i + 1:02d}"
-            split = "test" if group == "g01" else "train"
+            split = {"g01": "test", "g02": "val"}.get(group, "train")
             records.append(VideoRecord(vid, f"{vid}.avi", label, split, group))
             bg = (64 + 40 * np.sin(xx / 7.0 + rng.uniform(0, 6)) + 30 * np.cos(yy / 5.0)).astype(np.float32)
             x0 = w / 2 - dx * frames / 2 + rng.uniform(-3, 3)
@@ -69,8 +69,7 @@ TINY_PARAMS = {
     "clip": {"frames": 8, "crop": 32},
     "augment": {"flip": True, "color_jitter": 0.1, "scale_jitter": [0.8, 1.0]},
     "model": {"width": 0.0625, "final_stride": 1, "attention_channels": 128, "dropout": 0.0},
-    "train": {"epochs": 2, "batch_size": 4, "optimizer": "sgd", "lr": 0.05, "plateau_patience": 1, "workers": 0,
-              "val_every": 1},
+    "train": {"epochs": 2, "batch_size": 4, "optimizer": "sgd", "lr": 0.05, "plateau_patience": 1, "workers": 0},
     "frames": {"width": 48, "height": 40},
 }
 

@@ -55,9 +55,11 @@ def _check(cond: bool, key: str, msg: str) -> None:
 class DatasetConfig:
     name: DatasetName
     split: int
+    val_fraction: float
 
     def validate(self, key: str) -> None:
         _check(self.split in (1, 2, 3), f"{key}.split", f"must be 1, 2 or 3, got {self.split}")
+        _check(0 <= self.val_fraction < 1, f"{key}.val_fraction", f"must be in [0, 1), got {self.val_fraction}")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class SyntheticConfig:
     distractors: int
     camera_motion: float
     codec: str
+    placement: Literal["central", "whole-frame"]
 
     def validate(self, key: str) -> None:
         for k in self.kinds:
@@ -227,6 +230,7 @@ class ModelConfig:
     attention_channels: int
     dropout: float
     gumbel_temperature: float
+    attention_bn_relu: bool
     bn_momentum: float
     pretrained_rgb: str
     pretrained_rgb_sha256: str
@@ -264,7 +268,6 @@ class TrainConfig:
     amp: bool
     channels_last: bool
     compile: bool
-    val_every: int
 
     def validate(self, key: str) -> None:
         _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
@@ -277,7 +280,6 @@ class TrainConfig:
         _check(0 < self.plateau_factor < 1, f"{key}.plateau_factor", "must be in (0, 1)")
         _check(self.nproc >= 1, f"{key}.nproc", "must be >= 1")
         _check(self.workers >= 0, f"{key}.workers", "must be >= 0")
-        _check(self.val_every >= 1, f"{key}.val_every", "must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,7 @@ class DistillConfig:
     lambda1: float
     lambda2: float | Literal["auto"]
     kl_direction: Literal["teacher-student", "student-teacher"]
+    ce: Literal["per-branch", "fused"]
 
     def validate(self, key: str) -> None:
         _check(self.lambda1 >= 0, f"{key}.lambda1", "must be >= 0")
@@ -339,6 +342,7 @@ class BenchmarkConfig:
 @dataclass(frozen=True)
 class Params:
     seed: int
+    seeds: tuple[int, ...]
     attention: Attention
     dataset: DatasetConfig
     synthetic: SyntheticConfig
@@ -358,6 +362,8 @@ class Params:
 
     def validate(self, key: str) -> None:
         _check(self.seed >= 0, "seed", "must be >= 0")
+        _check(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds) and min(self.seeds) >= 0, "seeds",
+               f"must be a non-empty list of distinct seeds >= 0, got {list(self.seeds)}")
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)

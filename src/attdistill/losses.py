@@ -24,11 +24,18 @@ def _item(t: torch.Tensor) -> float:
     return float(t.detach())
 
 
-def classification_loss(out: NetOutput, target: torch.Tensor) -> torch.Tensor:
-    """Cross entropy on each branch's logits, averaged over branches (Table 6 rows 28 and 35: a CE per branch).
+def classification_loss(out: NetOutput, target: torch.Tensor, mode: str = "per-branch") -> torch.Tensor:
+    """The classification term of Eq. 8.
 
-    For a single-stream net this is the plain CE of Eq. 8's first term.
+    ``per-branch`` (Table 6 rows 28 and 35: a cross entropy attached to each branch): the CE of each branch's
+    logits, averaged over branches. ``fused`` (Eq. 8's text: one CE on the fused prediction ŷ of Eq. 7): the
+    negative log-likelihood of ``out.probs``, the mean of the branch softmaxes. For a single-stream net both are
+    the plain CE.
     """
+    if mode == "fused" and len(out.logits) > 1:
+        return F.nll_loss(torch.log(out.probs.float().clamp_min(1e-12)), target)
+    if mode not in ("per-branch", "fused"):
+        raise ValueError(f"classification loss mode {mode!r}; valid values: per-branch, fused")
     losses = [F.cross_entropy(logits.float(), target) for logits in out.logits.values()]
     return torch.stack(losses).mean()
 
@@ -111,8 +118,8 @@ def single_stream_loss(out: NetOutput, target: torch.Tensor,
 
 
 def student_loss(out: NetOutput, target: torch.Tensor, teacher_map: torch.Tensor | None, lambda1: float = 1.0,
-                 lambda2: float | str = "auto",
-                 direction: str = "teacher-student") -> tuple[torch.Tensor, dict[str, float]]:
+                 lambda2: float | str = "auto", direction: str = "teacher-student",
+                 ce_mode: str = "per-branch") -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 8: L = CE + λ1 Σ_t KL(motion map, teacher map) + λ2 Σ_t KL[A^A(t) || U] (λ1 = 1, λ2 = 1/(T'H'W')).
 
     CE is :func:`classification_loss` (one CE per branch, averaged). Eq. 8 is written for the full Prob-Atten
@@ -124,9 +131,9 @@ def student_loss(out: NetOutput, target: torch.Tensor, teacher_map: torch.Tensor
     * ``none``: no maps, CE only (the distillation term has nothing to act on).
 
     ``teacher_map`` is the frozen flow network's expected motion map (N, T', H', W'), detached here; it is required
-    when the student has a motion attention head.
+    when the student has a motion attention head. ``ce_mode``: see :func:`classification_loss`.
     """
-    ce = classification_loss(out, target)
+    ce = classification_loss(out, target, ce_mode)
     total, terms = ce, {"ce": _item(ce)}
     if "motion" in out.log_maps:
         if teacher_map is None:

@@ -63,7 +63,7 @@ from torch.utils.data import Dataset
 
 from ..config import AugmentConfig, ClipConfig
 from . import transforms as TF
-from .index import VideoIndex, VideoRecord
+from .index import SPLITS, VideoIndex, VideoRecord
 from .packs import Pack, PackError
 
 MODALITIES: tuple[str, ...] = ("rgb", "flow", "rgb+flow")
@@ -112,8 +112,8 @@ class ClipDataset(Dataset):
             raise ValueError(f"reverse_flow {reverse_flow!r} is not valid; valid values: {', '.join(REVERSE_FLOWS)}")
         if crops not in CROPS:
             raise ValueError(f"crops {crops!r} is not valid; valid values: {', '.join(map(str, CROPS))}")
-        if split not in ("train", "test"):
-            raise ValueError(f"split {split!r} is not valid; valid values: train, test")
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not valid; valid values: {', '.join(SPLITS)}")
         self.index = index
         self.split = split
         self.modality = modality

@@ -11,13 +11,16 @@ same id (``data/frames/<video_id>.pack``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
-Split = Literal["train", "test"]
+Split = Literal["train", "val", "test"]
+SPLITS: tuple[str, ...] = ("train", "val", "test")
 SCHEMA = "attdistill.index/v1"
 
 
@@ -26,7 +29,8 @@ class VideoRecord:
     video_id: str          # relative path without extension, "/"-separated; unique within the index
     path: str              # path of the video file relative to VideoIndex.root
     label: int             # 0-based class index into VideoIndex.classes
-    split: Split           # "train" or "test" (20BN-V2: validation is our test split)
+    split: Split           # "train", "val" (carved from the official train list) or "test" (20BN-V2: its
+                           # validation set is our test split)
     group: str = ""        # UCF101 gXX group / subject id when the dataset defines one
     # Multi-label datasets (Charades): every action as (class index, start s, end s); label is then -1.
     # Empty for single-label datasets, and then not written to index.json (their files stay byte-identical).
@@ -98,8 +102,8 @@ class VideoIndex:
                 raise ValueError(f"{v.video_id}: actions are only allowed in a multi-label (mAP) index")
             if any(not 0 <= a[0] < n for a in v.actions):
                 raise ValueError(f"{v.video_id}: an action class is outside [0, {n})")
-            if v.split not in ("train", "test"):
-                raise ValueError(f"{v.video_id}: split {v.split!r} is not train/test")
+            if v.split not in SPLITS:
+                raise ValueError(f"{v.video_id}: split {v.split!r} is not one of {', '.join(SPLITS)}")
         for name, perm in (("flip_map", self.flip_map), ("reverse_map", self.reverse_map)):
             if perm is not None and sorted(perm) != list(range(n)):
                 raise ValueError(f"{self.dataset}: {name} is not a permutation of the {n} labels")
@@ -164,3 +168,31 @@ def shard(items: Iterable, k: int, n: int) -> list:
     if not 0 <= k < n:
         raise ValueError(f"shard {k}/{n}: need 0 <= k < n")
     return [x for i, x in enumerate(items) if i % n == k]
+
+
+def carve_val(index: VideoIndex, fraction: float) -> VideoIndex:
+    """Move whole groups of the official training list to a validation split (in place; returns ``index``).
+
+    Groups are the dataset's own (UCF101's gXX, a subject): a group is never in two splits, so validation videos
+    share no source video or actor with training videos. With groups, the validation groups are the first
+    ``round(fraction * G)`` (at least one) of the G training groups in sorted order (UCF101 split 1 trains on
+    g08-g25: fraction 0.1 gives g08, g09); without groups every video is its own group and the order is the CRC-32
+    of its id, so the choice spreads over classes. Deterministic: the same lists always give the same split.
+    ``fraction`` 0 leaves the index as it is.
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"val fraction must be in [0, 1), got {fraction}")
+    train = index.split("train")
+    if fraction == 0 or not train:
+        return index
+    grouped = all(v.group for v in train)
+    key = (lambda v: v.group) if grouped else (lambda v: v.video_id)
+    order = sorted({key(v) for v in train}, key=(lambda g: g) if grouped else (lambda g: (zlib.crc32(g.encode()), g)))
+    val = set(order[:max(1, round(fraction * len(order)))])
+    if len(val) == len(order):
+        raise ValueError(f"{index.dataset}: val fraction {fraction} leaves no training group ({len(order)} groups)")
+    index.videos = [dataclasses.replace(v, split="val") if v.split == "train" and key(v) in val else v
+                    for v in index.videos]
+    index.meta = {**index.meta, "val": {"fraction": fraction, "by": "group" if grouped else "video",
+                                        "groups": sorted(val) if grouped else len(val)}}
+    return index

@@ -30,7 +30,7 @@ from pathlib import Path
 from attdistill.archive import extract
 from attdistill.config import RemoteFile
 from attdistill.data import boxes as B
-from attdistill.data.index import VideoIndex
+from attdistill.data.index import VideoIndex, carve_val
 from attdistill.download import ChecksumError, DownloadError, download_file
 
 log = logging.getLogger(__name__)
@@ -278,5 +278,6 @@ def prepare(params, raw_dir: str | os.PathLike, base: str | os.PathLike = ".",
     index.root = _rel(index.root, base)
     if index.boxes:
         index.boxes = _rel(index.boxes, base)
+    carve_val(index, params.dataset.val_fraction)
     index.save(raw / "index.json")
     return index

@@ -45,7 +45,7 @@ from attdistill.data import boxes as B
 from attdistill.data.index import VideoIndex, permutation_from_names
 from attdistill.data.ucf101 import parse_ucf101, write_ucf101_lists
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2                   # 2: placement (whole-frame trajectories), partial boxes
 
 KIND_NAMES = {"disc": "Disc", "square": "Square", "star": "Star", "triangle": "Triangle", "cross": "Cross"}
 MOTION_NAMES = {"left": "Left", "right": "Right", "up": "Up", "down": "Down", "toward": "Toward", "away": "Away",
@@ -66,7 +66,8 @@ SPEED_PX = (1.6, 2.4)                   # translation, px/frame at 112 px
 SCALE_RATE = (0.04, 0.056)              # d log(radius) / frame (ratio 1.8-2.3 over 16 frames, as the prototype)
 ROT_DEG = (6.5, 10.0)                   # rotation, deg/frame
 ACTOR_RADIUS = (0.10, 0.13)             # radius parameter as a fraction of the short side
-POSITION_MARGIN = 1.3                   # keep the mid-point this many max-radii away from the travel limits
+POSITION_MARGIN = 1.3                   # placement central: keep the mid-point this many max-radii from the limits
+MIN_VISIBLE = 0.25                      # a frame has a ground-truth box when this share of the actor is in view
 DISTRACTOR_PERIOD = (4.0, 8.0)          # oscillation period in frames (a whole number of cycles per video)
 DISTRACTOR_SPEED = (0.8, 1.4)           # peak speed as a fraction of the actor's mean rate, times difficulty
 TEXTURE = 48                            # texels of an object's texture (covers local [-1.1, 1.1]^2)
@@ -201,9 +202,15 @@ def ranges(cfg: SyntheticConfig) -> Ranges:
     hi = {"x": speed[1], "y": speed[1], "logr": scale[1], "angle": rot[1]}
     half = {a: (hi[a] * intervals / 2 if a in used else 0.0) for a in AXES}
     cam_half = cfg.camera_motion * intervals / 2
-    margin = POSITION_MARGIN * radius[1]
-    pos = (max(0.0, cfg.width / 2 - half["x"] - cam_half - margin),
-           max(0.0, cfg.height / 2 - half["y"] - cam_half - margin))
+    if cfg.placement == "central":
+        # the actor stays whole inside the frame over the whole video: box centres crowd the middle
+        margin = POSITION_MARGIN * radius[1]
+        pos = (max(0.0, cfg.width / 2 - half["x"] - cam_half - margin),
+               max(0.0, cfg.height / 2 - half["y"] - cam_half - margin))
+    else:
+        # whole-frame: the mid-video position is anywhere the actor is whole inside the frame; along the way it may
+        # leave the frame in part or in full, as actors do (frames where it is gone have no box)
+        pos = (max(0.0, cfg.width / 2 - radius[1]), max(0.0, cfg.height / 2 - radius[1]))
     jitter = int(round(0.08 * side))
     pad = int(math.ceil(cam_half)) + jitter + 2
     return Ranges(speed, scale, rot, radius, half, pos, cam_half, int(round(cfg.distractors * cfg.difficulty)),
@@ -492,8 +499,17 @@ def _make_one(args: tuple) -> tuple[str, B.VideoBoxes]:
     spec = sample_video(cfg, seed, cls, group, clip)
     frames, boxes = render_video(spec, cfg)
     write_video(Path(videos_dir) / f"{spec.name}.avi", frames, cfg.fps, cfg.codec)
+    seen = [t for t in range(cfg.frames) if visible_fraction(spec, t) >= MIN_VISIBLE]
     return spec.name, B.VideoBoxes(cfg.width, cfg.height, float(cfg.fps), cfg.frames,
-                                   [B.Tube(label, list(range(cfg.frames)), boxes)])
+                                   [B.Tube(label, seen, [boxes[t] for t in seen])])
+
+
+def visible_fraction(spec: VideoSpec, t: int) -> float:
+    """The share of the actor's (unclipped) box that lies inside the frame at frame ``t``."""
+    x1, y1, x2, y2 = actor_box(spec, t, clip=False)
+    cx1, cy1, cx2, cy2 = actor_box(spec, t, clip=True)
+    full = max(x2 - x1, 1e-9) * max(y2 - y1, 1e-9)
+    return max(0.0, cx2 - cx1) * max(0.0, cy2 - cy1) / full
 
 
 def _init_worker() -> None:

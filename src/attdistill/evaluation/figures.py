@@ -12,7 +12,7 @@ file                                      what it shows (and what it reads)
                                           best points from ``reports/localize/metrics.json`` if present)
 ``training_curves.png``                   train loss and test mean class accuracy per epoch of every model
                                           (dvclive ``reports/train/<id>/plots/metrics/train/loss.tsv`` and
-                                          ``.../test/mean_class.tsv``)
+                                          ``.../val/mean_class.tsv``)
 ``accuracy_vs_epochs.png``                test mean class accuracy per epoch of rgb-prob-atten and distill, chance
                                           level, final multi-clip accuracy (``reports/eval/<id>/metrics.json``): does
                                           distillation change the end point, or only the speed of learning?
@@ -180,15 +180,14 @@ def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
     from ..data.dataset import clip_indices
     from ..data.packs import Pack, PackError
 
-    eval_dir = paths.eval_data
-    main_maps, main_scores = eval_dir / "distill" / "maps.npz", eval_dir / "distill" / "scores.npz"
+    main_maps, main_scores = paths.eval_dir("distill") / "maps.npz", paths.eval_dir("distill") / "scores.npz"
     for p in (main_maps, main_scores):
         if not p.exists():
             _warn(f"attention figures skipped: {p} is missing")
             return []
     loaded: dict[str, dict[str, np.ndarray]] = {}
     for _, mid, _ in ATTENTION_ROWS:
-        path = eval_dir / mid / "maps.npz"
+        path = paths.eval_dir(mid) / "maps.npz"
         if mid in loaded:
             continue
         if not path.exists():
@@ -246,13 +245,13 @@ def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
 
 def pr_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     """All localisation PR curves on one plot, each with its best-F1 point."""
-    pr_dir = paths.localize / "pr"
+    pr_dir = paths.localize_dir() / "pr"
     files = sorted(pr_dir.glob("*.csv")) if pr_dir.is_dir() else []
     if not files:
         _warn(f"localisation PR figure skipped: no {pr_dir}/<id>.csv")
         return []
     try:   # the localize stage's best points (its CSVs may be thinned out), when present
-        best = _load_json(paths.localize / "metrics.json")
+        best = _load_json(paths.localize_dir() / "metrics.json")
     except (OSError, ValueError):
         best = {}
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -290,7 +289,7 @@ def pr_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
 
 
 def training_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
-    """Train loss and test mean class accuracy per epoch for every model with dvclive logs."""
+    """Train loss and validation mean class accuracy per epoch (reference seed) for every model with dvclive logs."""
     train_dir = paths.train_logs
     ids = sorted(p.name for p in train_dir.iterdir() if p.is_dir()) if train_dir.is_dir() else []
     if not ids:
@@ -300,8 +299,8 @@ def training_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     colors = plt.get_cmap("tab20").colors
     drawn = 0
     for n, mid in enumerate(ids):
-        base = train_dir / mid / "plots" / "metrics"
-        for ax, rel in ((ax_l, "train/loss.tsv"), (ax_a, "test/mean_class.tsv")):
+        base = paths.train_dir(mid) / "plots" / "metrics"
+        for ax, rel in ((ax_l, "train/loss.tsv"), (ax_a, "val/mean_class.tsv")):
             curve = _read_curve(base / rel, f"training curves: {mid} left out of that panel")
             if curve is None:
                 continue
@@ -312,7 +311,7 @@ def training_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
         plt.close(fig)
         return []
     ax_l.set_title("training loss")
-    ax_a.set_title("test mean class accuracy (middle clip)")
+    ax_a.set_title("validation mean class accuracy (middle clip)")
     for ax in (ax_l, ax_a):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -330,34 +329,27 @@ def training_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
 
 def accuracy_epochs_figure(paths: ReportPaths, out_dir: Path,
                            ids: tuple[str, ...] = CURVE_IDS) -> list[Path]:
-    """Test mean class accuracy per epoch of ``ids`` with the chance level and the final multi-clip accuracy."""
+    """Validation mean class accuracy per epoch of ``ids`` (reference seed) with the chance level and the final
+    multi-clip test accuracy."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn, last_epoch = 0, 1
     for mid in ids:
-        curve = _read_curve(paths.train_logs / mid / "plots" / "metrics" / "test" / "mean_class.tsv",
+        curve = _read_curve(paths.train_dir(mid) / "plots" / "metrics" / "val" / "mean_class.tsv",
                             f"accuracy-vs-epochs: {mid} left out")
         if curve is None:
             continue
         steps, vals = curve
-        (line,) = ax.plot(steps + 1, vals, marker="o", label=f"{mid}: test mean class acc. (middle clip)")
+        (line,) = ax.plot(steps + 1, vals, marker="o", label=f"{mid}: val mean class acc. (middle clip)")
         last_epoch = max(last_epoch, int(steps[-1]) + 1)
         drawn += 1
-        # the same model trained longer (README "Training budget"): reports/long_budget/<id>, when present
-        long_path = paths.long_budget / mid / "plots" / "metrics" / "test" / "mean_class.tsv"
-        if long_path.exists():
-            lsteps, lvals = read_tsv(long_path)
-            ax.plot(lsteps + 1, lvals, color=line.get_color(), linestyle="--", marker=".", alpha=0.7,
-                    label=f"{mid}: same, {int(lsteps[-1]) + 1}-epoch run (long budget)")
-            last_epoch = max(last_epoch, int(lsteps[-1]) + 1)
-        mpath = paths.eval_reports / mid / "metrics.json"
+        mpath = paths.report_dir(mid) / "metrics.json"
         try:
             final = float(_load_json(mpath)["mean_class"])
         except (OSError, ValueError, KeyError) as exc:
             _warn(f"accuracy-vs-epochs: no final accuracy for {mid} ({mpath}: {exc})")
             continue
-        ax.axhline(final, color=line.get_color(), linestyle="--", linewidth=1)
         ax.plot([steps[-1] + 1], [final], marker="*", markersize=14, color=line.get_color(), linestyle="none",
-                label=f"{mid}: final, all clips = {final:.3f}")
+                label=f"{mid}: test, all clips = {final:.3f}")
     if not drawn:
         plt.close(fig)
         return []
@@ -366,12 +358,9 @@ def accuracy_epochs_figure(paths: ReportPaths, out_dir: Path,
         ax.axhline(1.0 / len(classes), color="gray", linestyle=":", label=f"chance = 1/{len(classes)}")
     else:
         _warn(f"accuracy-vs-epochs: {paths.index} is missing; no chance level drawn")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean class accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(0.5, last_epoch + 0.5)
+    ax.set(xlabel="epoch", ylabel="mean class accuracy", ylim=(0, 1.02), xlim=(0.5, last_epoch + 0.5),
+           title=f"Does distillation change the end point or the speed of learning? (seed {paths.seed})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title("Does distillation change the end point or the speed of learning?")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     out = out_dir / "accuracy_vs_epochs.png"
@@ -379,9 +368,38 @@ def accuracy_epochs_figure(paths: ReportPaths, out_dir: Path,
     return [out]
 
 
+def convergence_figure(paths: ReportPaths, out_dir: Path, report: dict) -> list[Path]:
+    """Validation top-1 per epoch of every trained model and seed, the last quarter shaded: the convergence
+    criterion of :mod:`attdistill.evaluation.convergence` (``report``) in pictures."""
+    models = report.get("models", {})
+    if not models:
+        _warn("convergence figure skipped: no training logs")
+        return []
+    cols = 4
+    rows = -(-len(models) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False, sharey=True)
+    for ax, (mid, entry) in zip(axes.flat, models.items()):
+        for seed, run in entry["per_seed"].items():
+            ax.plot(np.arange(1, len(run["curve"]) + 1), run["curve"], marker=".", linewidth=1,
+                    label=f"seed {seed}" + ("" if run["converged"] else " (not converged)"))
+            ax.axvspan(run["window"][0], run["window"][1], color="0.9", zorder=0)
+        ax.set_title(f"{mid}: {'converged' if entry['converged'] else 'NOT converged'}", fontsize=9)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="lower right")
+    for ax in list(axes.flat)[len(models):]:
+        ax.axis("off")
+    fig.supxlabel("epoch")
+    fig.supylabel("validation top-1 (middle clip)")
+    fig.tight_layout()
+    out = out_dir / "convergence.png"
+    save_figure(fig, out)
+    return [out]
+
+
 def _teacher_id(paths: ReportPaths) -> str:
     """The Table-1 flow model the teacher was selected from (models/teacher/model.pt meta), else flow-prob-atten."""
-    path = paths.teacher
+    path = paths.teacher_file()
     if path.exists():
         try:
             import torch
@@ -389,7 +407,7 @@ def _teacher_id(paths: ReportPaths) -> str:
             obj = torch.load(path, map_location="cpu", weights_only=False)
             src = obj.get("meta", {}).get("selected_from", "")
             if src:
-                return Path(src).parent.name
+                return Path(src).parent.parent.name
             return f"flow-{obj['arch']['attention']}"
         except Exception:  # an unreadable teacher only changes which confusion matrix is drawn
             pass
@@ -401,7 +419,7 @@ def confusion_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
     ids = ["distill", "rgb-prob-atten", _teacher_id(paths)]
     loaded = []
     for mid in dict.fromkeys(ids):
-        path = paths.eval_reports / mid / "confusion.json"
+        path = paths.report_dir(mid) / "confusion.json"
         try:
             rows = _load_json(path)
             loaded.append((mid, [(str(r["actual"]), str(r["predicted"])) for r in rows]))
@@ -443,8 +461,9 @@ def confusion_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------- entry point
-def make_figures(paths: ReportPaths, out_dir: str | Path) -> list[Path]:
-    """Draw every figure whose inputs exist; returns the PNG files written (see the module docstring)."""
+def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | None = None) -> list[Path]:
+    """Draw every figure whose inputs exist; returns the PNG files written (see the module docstring).
+    ``convergence``: the report of :func:`attdistill.evaluation.convergence.convergence_report`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = (
@@ -453,6 +472,7 @@ def make_figures(paths: ReportPaths, out_dir: str | Path) -> list[Path]:
         ("training curves", lambda: training_figure(paths, out_dir)),
         ("accuracy vs epochs", lambda: accuracy_epochs_figure(paths, out_dir)),
         ("confusion matrices", lambda: confusion_figure(paths, out_dir)),
+        ("convergence", lambda: convergence_figure(paths, out_dir, convergence or {})),
     )
     written: list[Path] = []
     for what, draw in steps:

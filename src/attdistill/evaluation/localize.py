@@ -64,7 +64,6 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -345,14 +344,14 @@ def model_ids(sources: dict[str, tuple[str, str]]) -> list[str]:
     return list(dict.fromkeys(model for model, _ in sources.values() if model != PRIOR))
 
 
-def load_maps(eval_dirs: Sequence[str | os.PathLike]) -> dict[str, MapsFile | None]:
-    """The ``maps.npz`` of each evaluated model, by model id (an evaluation folder is named after its model).
+def load_maps(eval_dirs: dict[str, str | os.PathLike]) -> dict[str, MapsFile | None]:
+    """The ``maps.npz`` of each evaluated model, by model id (``eval_dirs``: model id -> its evaluation folder).
 
     Only the models of :data:`MAP_SOURCES` may be given, and each of :data:`REQUIRED_MAPS` must be; a model without
     ``maps.npz`` is left out, except a required one, which must at least have been evaluated (``scores.npz``,
     then ``None``: a model trained without attention).
     """
-    dirs = {Path(d).name: Path(d) for d in eval_dirs}
+    dirs = {model: Path(d) for model, d in eval_dirs.items()}
     unknown = sorted(set(dirs) - set(model_ids(MAP_SOURCES)))
     if unknown:
         raise ValueError(f"evaluation folders of models without localisation maps: {', '.join(unknown)}; the "
@@ -469,12 +468,12 @@ def write_results(out_dir: Path, result: dict, curves: dict[str, PRCurve], max_p
 
 
 # --------------------------------------------------------------------------------------------- stage
-def localize(eval_dirs: Sequence[str | os.PathLike], index_path: str | os.PathLike, frames_dir: str | os.PathLike,
+def localize(eval_dirs: dict[str, str | os.PathLike], index_path: str | os.PathLike, frames_dir: str | os.PathLike,
              cfg: LocalizeConfig, out_dir: str | os.PathLike, *, fps: float | None, crops: int,
              max_points: int = MAX_PLOT_POINTS) -> dict:
     """Score every attention map for localisation; write ``<out_dir>/metrics.json`` and ``<out_dir>/pr/<id>.csv``.
 
-    ``eval_dirs``: the evaluation folders (``<model id>/maps.npz``) of the models of :data:`MAP_SOURCES` (see
+    ``eval_dirs``: model id -> evaluation folder (``maps.npz``) of the models of :data:`MAP_SOURCES` (see
     :func:`load_maps`); ``index_path`` names the boxes file; ``frames_dir``: the frame packs (frame counts, rate).
     metrics.json: ``{id: {precision, recall, f1, threshold, frames_evaluated}}`` (fractions; threshold in the
     per-slice normalised units of :func:`resize_maps`). ``fps``: stored frame rate when a pack's meta has none

@@ -1,4 +1,8 @@
-"""Where the ``plots`` stage reads its inputs: every folder is given on the stage's command line."""
+"""Where the ``plots`` stage reads its inputs: every folder is given on the stage's command line.
+
+Per-model outputs lie one folder per training seed below the model's folder (``<eval reports>/<id>/s<seed>/``), as
+the seed matrices of dvc.yaml write them.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,28 @@ from pathlib import Path
 class ReportPaths:
     index: Path              # the dataset index (index.json)
     frames: Path             # frame packs (for the attention overlays)
-    eval_data: Path          # <id>/scores.npz and <id>/maps.npz of the evaluate stages
-    eval_reports: Path       # <id>/metrics.json and <id>/confusion.json of the evaluate stages
-    localize: Path           # metrics.json and pr/*.csv of the localize stage
-    train_logs: Path         # <id>/ dvclive folders of the training stages
-    long_budget: Path        # <id>/ dvclive folders of the long-budget runs (README)
-    teacher: Path            # the selected teacher's model.pt (which Table-1 model it is)
+    eval_data: Path          # <id>/s<seed>/scores.npz and maps.npz of the evaluate stages
+    eval_reports: Path       # <id>/s<seed>/metrics.json and confusion.json of the evaluate stages
+    localize: Path           # s<seed>/metrics.json and s<seed>/pr/*.csv of the localize stages
+    train_logs: Path         # <id>/s<seed>/ dvclive folders of the training stages
+    teacher: Path            # s<seed>/model.pt: the selected teacher of each seed
+    seed: int = 0            # the seed whose single-run figures (maps, confusion, PR curves) are drawn
 
     @classmethod
-    def from_strings(cls, **kw: str) -> "ReportPaths":
-        return cls(**{k: Path(v) for k, v in kw.items()})
+    def from_strings(cls, seed: int, **kw: str) -> "ReportPaths":
+        return cls(**{k: Path(v) for k, v in kw.items()}, seed=seed)
+
+    def eval_dir(self, model_id: str, seed: int | None = None) -> Path:
+        return self.eval_data / model_id / f"s{self.seed if seed is None else seed}"
+
+    def report_dir(self, model_id: str, seed: int | None = None) -> Path:
+        return self.eval_reports / model_id / f"s{self.seed if seed is None else seed}"
+
+    def train_dir(self, model_id: str, seed: int | None = None) -> Path:
+        return self.train_logs / model_id / f"s{self.seed if seed is None else seed}"
+
+    def localize_dir(self, seed: int | None = None) -> Path:
+        return self.localize / f"s{self.seed if seed is None else seed}"
+
+    def teacher_file(self, seed: int | None = None) -> Path:
+        return self.teacher / f"s{self.seed if seed is None else seed}" / "model.pt"

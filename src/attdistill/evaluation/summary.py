@@ -2,13 +2,17 @@
 
 ::
 
-    {"dataset": "synthetic",
-     "models": {"<id>": {"top1", "top5", "mean_class", "mean_class_reversed", "reversed_as_pair"}},
-     "localization": {"<id>": {"precision", "recall", "f1"}},
+    {"dataset": "synthetic", "seeds": [0, 1, 2],
+     "models": {"<id>": {"top1", "top5", "mean_class", "mean_class_reversed", "reversed_as_pair",
+                         "spread": {<the same keys>}, "per_seed": {"0": {<the same keys>}, ...}}},
+     "localization": {"<id>": {"precision", "recall", "f1", "spread": {...}, "per_seed": {...}}},
      "chance": 1 / K, "kind_only": 1 / M, "attention": "prob-atten", "notes": [...]}
 
-Inputs: ``reports/eval/<id>/metrics.json`` for every declared model id (:data:`attdistill.methods.MODEL_IDS`:
-the trained models and the late fusions) and ``reports/localize/metrics.json``. Accuracies are fractions in [0, 1], copied as evaluated.
+Inputs: ``<eval reports>/<id>/s<seed>/metrics.json`` for every declared model id
+(:data:`attdistill.methods.MODEL_IDS`: the trained models and the late fusions) and every training seed, and
+``<localize>/s<seed>/metrics.json``. Accuracies are fractions in [0, 1], on the test split. The top-level numbers are
+the mean over seeds, ``spread`` is the sample standard deviation over seeds (ddof 1; 0 with one seed), ``per_seed``
+keeps every seed's values.
 
 Extra keys (the contract welcomes them):
 
@@ -18,6 +22,8 @@ Extra keys (the contract welcomes them):
 * ``kind_only``: the mean class accuracy of a classifier that knows what the actor is (visible in one frame) and
   guesses how it moves, 1 / number of motions — the level a motion-blind RGB model can reach on the synthetic
   benchmark (classes = kinds x motions); present only when the class names show that structure;
+* ``validation``: every trained model's last-epoch validation top-1 / mean class accuracy (middle clip, from the
+  training logs), over seeds: what choices (the reading ablations of ``reports/tables/readings.md``) are made on;
 * ``attention``: the attention module of the main method (params ``attention``);
 * ``notes``: why something is absent (e.g. a dataset without boxes has an empty ``localization``).
 """
@@ -28,6 +34,8 @@ import json
 import os
 import re
 from pathlib import Path
+
+import numpy as np
 
 from .. import methods
 from ..config import ACTOR_KINDS, MOTION_PAIRS
@@ -57,9 +65,10 @@ def _fraction(value, path: Path, key: str) -> float:
     return float(value)
 
 
-def model_metrics(eval_reports: str | os.PathLike, model_id: str) -> dict:
-    """The contract's accuracies of one model (+ reversed_as_pair) from ``<eval_reports>/<id>/metrics.json``."""
-    path = Path(eval_reports) / model_id / "metrics.json"
+def model_metrics(eval_reports: str | os.PathLike, model_id: str, seed: int) -> dict:
+    """The contract's accuracies of one model and seed (+ reversed_as_pair) from
+    ``<eval_reports>/<id>/s<seed>/metrics.json``."""
+    path = Path(eval_reports) / model_id / f"s{seed}" / "metrics.json"
     m = _read_json(path)
     missing = [k for k in MODEL_KEYS if k not in m]
     if missing:
@@ -70,9 +79,9 @@ def model_metrics(eval_reports: str | os.PathLike, model_id: str) -> dict:
     return out
 
 
-def localization_metrics(localize_dir: str | os.PathLike) -> tuple[dict, list[str]]:
-    """({map id: {precision, recall, f1}}, notes) from ``<localize_dir>/metrics.json``."""
-    path = Path(localize_dir) / "metrics.json"
+def localization_metrics(localize_dir: str | os.PathLike, seed: int) -> tuple[dict, list[str]]:
+    """({map id: {precision, recall, f1}}, notes) from ``<localize_dir>/s<seed>/metrics.json``."""
+    path = Path(localize_dir) / f"s{seed}" / "metrics.json"
     data = _read_json(path)
     notes = [data["note"]] if isinstance(data.get("note"), str) else []
     entries = {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -115,21 +124,67 @@ def kinds_and_motions(classes: list[str], meta: dict | None = None) -> tuple[lis
     return kinds, motions
 
 
-def collect_summary(paths: ReportPaths, dataset: str, attention: str) -> dict:
+def validation_metrics(train_logs: str | os.PathLike, model_id: str, seed: int) -> dict:
+    """The last epoch's validation top-1 and mean class accuracy (middle clip) of one training run, from its
+    dvclive summary ``<train_logs>/<id>/s<seed>/metrics.json``."""
+    path = Path(train_logs) / model_id / f"s{seed}" / "metrics.json"
+    val = _read_json(path).get("val", {})
+    missing = [k for k in ("top1", "mean_class") if k not in val]
+    if missing:
+        raise KeyError(f"{path}: no validation {', '.join(missing)} (trained before the validation split?)")
+    return {k: _fraction(val[k], path, f"val.{k}") for k in ("top1", "mean_class")}
+
+
+def over_seeds(per_seed: dict[int, dict]) -> dict:
+    """Mean over seeds of every key the seeds share, its sample standard deviation (``spread``, ddof 1; 0 for one
+    seed) and the per-seed values (keys as strings, as JSON writes them). A None value (a map of a model without
+    attention) stays None."""
+    keys = [k for k in next(iter(per_seed.values())) if all(k in m for m in per_seed.values())]
+    out: dict = {}
+    spread: dict = {}
+    for k in keys:
+        vals = [m[k] for m in per_seed.values()]
+        if any(v is None for v in vals):
+            out[k], spread[k] = None, None
+            continue
+        out[k] = float(np.mean(vals))
+        spread[k] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+    return {**out, "spread": spread, "per_seed": {str(s): m for s, m in per_seed.items()}}
+
+
+def _localization(paths: ReportPaths, seeds: list[int]) -> tuple[dict, list[str]]:
+    per_seed, notes = {}, []
+    for seed in seeds:
+        per_seed[seed], n = localization_metrics(paths.localize, seed)
+        notes += [x for x in n if x not in notes]
+    ids = [i for i in per_seed[seeds[0]] if all(i in per_seed[s] for s in seeds)]
+    return {i: over_seeds({s: per_seed[s][i] for s in seeds}) for i in ids}, notes
+
+
+def _chance_levels(index_path: Path) -> dict:
+    if not index_path.exists():
+        return {}
+    idx = json.loads(index_path.read_text())
+    classes = list(idx.get("classes", []))
+    if not classes:
+        return {}
+    out = {"chance": 1.0 / len(classes)}
+    km = kinds_and_motions(classes, idx.get("meta"))
+    if km is not None and len(km[0]) > 1:
+        out["kind_only"] = 1.0 / len(km[1])
+    return out
+
+
+def collect_summary(paths: ReportPaths, dataset: str, attention: str, seeds: list[int]) -> dict:
     """The summary dict (see the module docstring) without writing it. A missing index just leaves the chance
     levels out."""
-    models = {mid: model_metrics(paths.eval_reports, mid) for mid in MODEL_IDS}
-    localization, notes = localization_metrics(paths.localize)
-    summary: dict = {"dataset": dataset, "models": models, "localization": localization}
-    if Path(paths.index).exists():
-        idx = json.loads(Path(paths.index).read_text())
-        classes = list(idx.get("classes", []))
-        if classes:
-            summary["chance"] = 1.0 / len(classes)
-            km = kinds_and_motions(classes, idx.get("meta"))
-            if km is not None and len(km[0]) > 1:
-                summary["kind_only"] = 1.0 / len(km[1])
-    summary["attention"] = attention
+    seeds = list(seeds)
+    models = {mid: over_seeds({s: model_metrics(paths.eval_reports, mid, s) for s in seeds}) for mid in MODEL_IDS}
+    localization, notes = _localization(paths, seeds)
+    validation = {mid: over_seeds({s: validation_metrics(paths.train_logs, mid, s) for s in seeds})
+                  for mid in methods.TRAINED_IDS}
+    summary: dict = {"dataset": dataset, "seeds": seeds, "models": models, "localization": localization,
+                     "validation": validation, **_chance_levels(Path(paths.index)), "attention": attention}
     if notes:
         summary["notes"] = notes
     return summary
@@ -137,8 +192,13 @@ def collect_summary(paths: ReportPaths, dataset: str, attention: str) -> dict:
 
 def write_summary(summary: dict, out: str | os.PathLike) -> None:
     """Write a summary dict (:func:`collect_summary`) to ``out`` atomically."""
+    write_json(summary, out)
+
+
+def write_json(obj: dict, out: str | os.PathLike) -> None:
+    """Write a JSON report atomically (a reader never sees half a file)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
     os.replace(tmp, out)

@@ -50,9 +50,12 @@ def _levels(s: dict) -> str:
 
 
 def _ours_note(s: dict, metric: str) -> str:
-    return (f"**Ours** = {metric} on the test split of `{s['dataset']}`, from `reports/eval/<model id>/metrics.json` "
-            "(this pipeline's params.yaml; see dvc.lock). The paper's numbers are on real data with "
-            "Kinetics-pretrained I3D on 24 x 224 x 224 clips: compare orderings and gaps, not absolute values.")
+    seeds = s.get("seeds", [])
+    spread = (f"mean ± sample standard deviation over the {len(seeds)} training seeds {seeds}" if len(seeds) > 1
+              else f"one training seed ({seeds})")
+    return (f"**Ours** = {metric} on the test split of `{s['dataset']}`, {spread}, from "
+            "`reports/eval/<model id>/s<seed>/metrics.json` (this pipeline's params.yaml; see dvc.lock). The "
+            "paper's numbers are on real data with Kinetics-pretrained I3D on 24 x 224 x 224 clips: compare orderings and gaps, not absolute values.")
 
 
 def _distill_note(s: dict) -> str:
@@ -62,6 +65,24 @@ def _distill_note(s: dict) -> str:
 
 def _m(s: dict, model_id: str, key: str) -> float | None:
     return s["models"].get(model_id, {}).get(key)
+
+
+def _pm(entry: dict, key: str, seeds: int) -> str:
+    """Our mean as a percentage, with ``± spread`` when the study has more than one seed."""
+    mean = entry.get(key)
+    spread = entry.get("spread", {}).get(key)
+    if mean is None or seeds < 2 or spread is None:
+        return pct(mean)
+    return f"{pct(mean)} ± {100.0 * spread:.1f}"
+
+
+def ours(s: dict, model_id: str | None, key: str) -> str:
+    """A model's metric as mean ± spread over the study's seeds ('—' when absent)."""
+    return _pm(s["models"].get(model_id, {}), key, len(s.get("seeds", []))) if model_id else DASH
+
+
+def ours_loc(s: dict, map_id: str | None, key: str) -> str:
+    return _pm(s.get("localization", {}).get(map_id, {}), key, len(s.get("seeds", []))) if map_id else DASH
 
 
 def _ours(table: str) -> dict[str, tuple[str, str]]:
@@ -77,8 +98,8 @@ def _extra_rows(table: str, paper_labels) -> list[tuple[str, str, str]]:
 
 # --------------------------------------------------------------------------------------------- tables
 def table1(s: dict) -> str:
-    ours = f"Ours: {s['dataset']}"
-    header = ["Stream", "Attention", *(f"{c} (paper)" for c in paper.TABLE1_COLUMNS), ours, "Ours Δ vs I3D",
+    ours_head = f"Ours: {s['dataset']}"
+    header = ["Stream", "Attention", *(f"{c} (paper)" for c in paper.TABLE1_COLUMNS), ours_head, "Ours Δ vs I3D",
               "Our model"]
     names = {"none": "I3D", "soft-atten": "Soft-Atten", "soft-res": "Soft-Res", "prob-atten": "Prob-Atten"}
     rows = []
@@ -87,7 +108,8 @@ def table1(s: dict) -> str:
         mc = _m(s, model_id, "mean_class")
         base = _m(s, f"{stream}-none", "mean_class")
         rows.append([stream.upper() if stream == "rgb" else stream.capitalize(), names[att],
-                     *(num(v) for v in paper.TABLE1[model_id]), pct(mc), DASH if att == "none" else points(mc, base),
+                     *(num(v) for v in paper.TABLE1[model_id]), ours(s, model_id, "mean_class"),
+                     DASH if att == "none" else points(mc, base),
                      f"`{model_id}`"])
     return "\n\n".join([
         "# Table 1: attention modules (mean class accuracy, %)",
@@ -108,10 +130,10 @@ def table2(s: dict) -> str:
     rows = []
     for label, values in paper.TABLE2:
         mid, desc = ours_of.get(label, (None, ""))
-        rows.append([label, *(num(v) for v in values), pct(_m(s, mid, "mean_class")) if mid else DASH,
+        rows.append([label, *(num(v) for v in values), ours(s, mid, "mean_class"),
                      (f"`{mid}`" + (f" ({desc})" if desc else "")) if mid else DASH])
     for label, mid, desc in _extra_rows("table2", (lab for lab, _ in paper.TABLE2)):
-        rows.append([label, *(DASH for _ in paper.TABLE2_COLUMNS), pct(_m(s, mid, "mean_class")),
+        rows.append([label, *(DASH for _ in paper.TABLE2_COLUMNS), ours(s, mid, "mean_class"),
                      f"`{mid}`" + (f" ({desc})" if desc else "")])
     return "\n\n".join([
         "# Table 2: attention vs feature distillation (mean class accuracy, %)",
@@ -133,8 +155,8 @@ def table3(s: dict) -> str:
     rows = []
     for label, t1, t5, foot in paper.TABLE3:
         mid = ours_of.get(label)
-        ours = f"{pct(_m(s, mid, 'top1'))} / {pct(_m(s, mid, 'top5'))}" if mid else DASH
-        rows.append([label, f"{num(t1)} / {num(t5)}", foot, ours, f"`{mid}`" if mid else DASH])
+        top = f"{ours(s, mid, 'top1')} / {ours(s, mid, 'top5')}" if mid else DASH
+        rows.append([label, f"{num(t1)} / {num(t5)}", foot, top, f"`{mid}`" if mid else DASH])
     return "\n\n".join([
         "# Table 3: top-1 / top-5 accuracy (%), as reported on 20BN-Something-Something V2",
         _table(header, rows),
@@ -154,18 +176,17 @@ def table4(s: dict) -> str:
     rows = []
     for label, p, r, f in paper.TABLE4:
         mid = ours_of.get(label)
-        o = loc.get(mid, {}) if mid else {}
-        rows.append([label, num(p), num(r), num(f), pct(o.get("precision")), pct(o.get("recall")), pct(o.get("f1")),
+        rows.append([label, num(p), num(r), num(f), ours_loc(s, mid, "precision"), ours_loc(s, mid, "recall"),
+                     ours_loc(s, mid, "f1"),
                      f"`{mid}`" if mid else DASH + " (DSS, a saliency model, is not reimplemented)"])
     for mid in sorted(set(loc) - set(ours_of.values())):
-        o = loc[mid]
-        rows.append([f"(ours only) {mid}", DASH, DASH, DASH, pct(o.get("precision")), pct(o.get("recall")),
-                     pct(o.get("f1")), f"`{mid}`"])
+        rows.append([f"(ours only) {mid}", DASH, DASH, DASH, ours_loc(s, mid, "precision"),
+                     ours_loc(s, mid, "recall"), ours_loc(s, mid, "f1"), f"`{mid}`"])
     if loc:
-        ours = (f"**Ours** = the same protocol on the test split of `{s['dataset']}` with its ground-truth actor "
-                "boxes, from `reports/localize/metrics.json`.")
+        ours_note = (f"**Ours** = the same protocol on the test split of `{s['dataset']}` with its ground-truth "
+                     "actor boxes, from `reports/localize/s<seed>/metrics.json`.")
     else:
-        ours = f"**Ours**: `{s['dataset']}` has no bounding boxes, so there is no localisation result."
+        ours_note = f"**Ours**: `{s['dataset']}` has no bounding boxes, so there is no localisation result."
     return "\n\n".join([
         "# Table 4: localising the action with attention maps (best-F1 point of the PR curve, %)",
         _table(header, rows),
@@ -173,7 +194,7 @@ def table4(s: dict) -> str:
         "Protocol: maps and frames at 56 x 56, every threshold of the map is a point of a precision-recall curve "
         "over pixels, a positive pixel within 10 pixels of the box counts as correct for precision (ours: "
         "params `localize.size` / `localize.tolerance`), and the table gives the point of best F1 "
-        "(`attdistill.evaluation.localize` documents every detail). " + ours
+        "(`attdistill.evaluation.localize` documents every detail). " + ours_note
         + " `uniform` marks every pixel (recall 1, precision = the share of the frame near the box): a map must "
         "beat it to localise anything. The paper's claim: motion attention localises better than the centre "
         "prior and than RGB soft attention.",
@@ -189,7 +210,8 @@ def table5(s: dict) -> str:
         cells = [" / ".join(num(v) for v in paper.TABLE5[d][label]) if label in paper.TABLE5[d] else DASH
                  for d in paper.TABLE5_COLUMNS]
         mc, rv = _m(s, mid, "mean_class"), _m(s, mid, "mean_class_reversed")
-        rows.append([label, *cells, pct(mc), pct(rv), points(mc, rv), pct(_m(s, mid, "reversed_as_pair")),
+        rows.append([label, *cells, ours(s, mid, "mean_class"), ours(s, mid, "mean_class_reversed"), points(mc, rv),
+                     ours(s, mid, "reversed_as_pair"),
                      f"`{mid}`"])
     return "\n\n".join([
         "# Table 5: inverting the arrow of time (mean class accuracy, %)",
@@ -210,7 +232,29 @@ def table5(s: dict) -> str:
     ]) + "\n"
 
 
-TABLES = {"table1.md": table1, "table2.md": table2, "table3.md": table3, "table4.md": table4, "table5.md": table5}
+def readings(s: dict) -> str:
+    """Reading ablations (docs/equations.md): validation accuracy of the student under each reading."""
+    val = s.get("validation", {})
+    seeds = len(s.get("seeds", []))
+    base = val.get("distill", {}).get("mean_class")
+    rows = []
+    for mid, r in methods.table_rows("readings"):
+        v = val.get(mid, {})
+        rows.append([r.label, f"`{mid}`", _pm(v, "mean_class", seeds), _pm(v, "top1", seeds),
+                     DASH if mid == "distill" else points(v.get("mean_class"), base)])
+    header = ["Reading", "Model", "Val mean class (%)", "Val top-1 (%)", "Δ vs default (points)"]
+    return "\n\n".join([
+        "# Reading choices of ambiguous passages, ablated on the validation split",
+        _table(header, rows),
+        "Each row trains the student with one passage read the other way (docs/equations.md, 'Reading choices'), on "
+        "the schedule of the study, and scores the last epoch's middle clip of every *validation* video; these "
+        "models are never scored on the test split. Mean ± sample standard deviation over the training seeds. "
+        "`profiles/paper.yaml` uses the reading closest to the paper's text whatever these numbers say.",
+    ]) + "\n"
+
+
+TABLES = {"table1.md": table1, "table2.md": table2, "table3.md": table3, "table4.md": table4, "table5.md": table5,
+          "readings.md": readings}
 
 
 def write_tables(summary: dict, out_dir: str | os.PathLike) -> list[Path]:

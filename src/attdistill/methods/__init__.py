@@ -11,14 +11,16 @@ consistency test read them.
 from __future__ import annotations
 
 from . import distillation, mfr
-from .registry import FusionSpec, ModelSpec, Row, Teacher
+from .registry import Claim, FusionSpec, ModelSpec, Quantity, Row, Teacher
 
 MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS)
 FUSIONS: tuple[FusionSpec, ...] = distillation.FUSIONS
+CLAIMS: tuple[Claim, ...] = distillation.CLAIMS
 
 TRAINED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS)
+EVALUATED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS if m.evaluated)   # scored on the test split
 FUSION_IDS: tuple[str, ...] = tuple(f.id for f in FUSIONS)
-MODEL_IDS: tuple[str, ...] = TRAINED_IDS + FUSION_IDS
+MODEL_IDS: tuple[str, ...] = EVALUATED_IDS + FUSION_IDS                       # the ids of summary.json models
 
 
 def _check_unique() -> None:
@@ -61,5 +63,5 @@ def localization_maps() -> dict[str, tuple[str, str]]:
 
 _check_unique()
 
-__all__ = ["FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS", "MODEL_IDS", "ModelSpec", "Row", "TRAINED_IDS",
+__all__ = ["CLAIMS", "Claim", "EVALUATED_IDS", "Quantity", "FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS", "MODEL_IDS", "ModelSpec", "Row", "TRAINED_IDS",
            "Teacher", "get", "get_fusion", "localization_maps", "table_rows"]

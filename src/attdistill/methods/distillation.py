@@ -9,6 +9,7 @@ id                            network                     input  loss
 ``reference-attention``       TwoBranchStudent, given     rgb    CE + λ2 L_R(appearance); motion map = teacher's
 ``two-stream``                late fusion                 —      rgb-none + flow-none
 ``distill+flow``              late fusion                 —      distill + the teacher (flow-<attention>)
+``distill+flow-none``         late fusion                 —      distill + flow-none (two-stream's flow network)
 ============================  ==========================  =====  ================================================
 
 ``<att>`` ∈ {none, soft-atten, soft-res, prob-atten}. The teacher (model id ``teacher``) is the Table-1 flow model
@@ -19,12 +20,14 @@ run frozen in eval mode under ``torch.no_grad`` (MARS's pattern: eval-mode BN, d
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from .. import losses as L
 from ..config import ATTENTIONS, STREAMS, Params
 from ..models.networks import NetOutput
-from .registry import FusionSpec, ModelSpec, Row, Teacher, fixed_attention, main_attention
+from .registry import Claim, FusionSpec, ModelSpec, Quantity, Row, Teacher, fixed_attention, main_attention
 
 TEACHER = Teacher("teacher", "teacher", "flow")
 ATTENTION_NAMES = {"none": "I3D", "soft-atten": "Soft-Atten", "soft-res": "Soft-Res", "prob-atten": "Prob-Atten"}
@@ -44,7 +47,7 @@ def table1_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
 def distill_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
     """Eq. 8: CE + λ1 · KL(student motion map, teacher map) (Eq. 6) + λ2 · Eq. 3's prior on the appearance map."""
     return L.student_loss(out, target, teacher_map(t_out["teacher"]), lambda1=p.distill.lambda1,
-                          lambda2=p.distill.lambda2, direction=p.distill.kl_direction)
+                          lambda2=p.distill.lambda2, direction=p.distill.kl_direction, ce_mode=p.distill.ce)
 
 
 def feature_distill_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
@@ -56,7 +59,7 @@ def feature_distill_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: P
 
 def reference_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
     """Supplement control: CE (+ λ2 · Eq. 3's prior on its own appearance map for prob-atten)."""
-    ce = L.classification_loss(out, target)
+    ce = L.classification_loss(out, target, p.distill.ce)
     total, terms = ce, {"ce": float(ce.detach())}
     if out.attention == "prob-atten":
         log_a = out.log_maps["appearance"]
@@ -102,6 +105,7 @@ DISTILL = ModelSpec(
     stage="distill", network="student", attention=main_attention, input="rgb", loss=distill_loss,
     teachers=(TEACHER,), sections=("attention", "distill"),
     rows=(Row("table2", "Ours (Prob-Distill)"), Row("table3", "Ours (Prob-Distill)"), Row("table5", "Ours"),
+          Row("readings", "the default readings (params distill.kl_direction, distill.ce, model.attention_bn_relu)"),
           Row("table4", "Our Appearance", key="distill-appearance"),
           Row("table4", "Our Motion", key="distill-motion")),
     maps={"distill-appearance": "appearance", "distill-motion": "motion"})
@@ -143,5 +147,81 @@ DISTILL_FLOW = FusionSpec(
     rows=(Row("table2", "Prob-Distill+Flow I3D*", "student + teacher"), Row("table3", "Prob-Distill+Flow I3D"),
           Row("table5", "(ours only) distill+flow")))
 
-MODELS = (*TABLE1, DISTILL, FEATURE_DISTILL, REFERENCE_ATTENTION)
-FUSIONS = (TWO_STREAM, DISTILL_FLOW)
+def _distill_flow_none(p: Params) -> tuple[str, ...]:
+    return ("distill", "flow-none")
+
+
+DISTILL_FLOW_NONE = FusionSpec(
+    id="distill+flow-none", description="late fusion of the student and flow-none (the flow network of two-stream)",
+    members=_distill_flow_none,
+    rows=(Row("table2", "(ours) student + flow-none", "same flow network as two-stream"),
+          Row("table5", "(ours only) distill+flow-none")))
+
+# ------------------------------------------------------------------------------------------------ readings
+# Each ambiguous passage read the other way (docs/equations.md), trained like `distill` and compared on the
+# validation split only (never scored on test): reports/tables/readings.md.
+def _distill_reading(**changes):
+    def loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
+        return distill_loss(out, target, t_out, dataclasses.replace(p, distill=dataclasses.replace(p.distill,
+                                                                                                  **changes)))
+    loss.__doc__ = f"Eq. 8 with distill {changes} (a reading ablation)."
+    return loss
+
+
+def _reading(model_id: str, label: str, loss=distill_loss, **model_overrides) -> ModelSpec:
+    return ModelSpec(
+        id=model_id, description=f"reading ablation of the student: {label}", stage="readings", network="student",
+        attention=main_attention, input="rgb", loss=loss, teachers=(TEACHER,), sections=("attention", "distill"),
+        rows=(Row("readings", label),), model_overrides=model_overrides, evaluated=False)
+
+
+READINGS = (
+    _reading("distill-kl-st", "Eq. 6 as KL[A^M ‖ Â^M], the student's map first as in Eq. 3",
+             _distill_reading(kl_direction="student-teacher")),
+    _reading("distill-fused-ce", "one CE on the fused prediction ŷ (Eq. 8's text)", _distill_reading(ce="fused")),
+    _reading("distill-linear-head", "φ without BN + ReLU: the whole head one linear map (§3.2)",
+             attention_bn_relu=False),
+)
+
+MODELS = (*TABLE1, DISTILL, FEATURE_DISTILL, REFERENCE_ATTENTION, *READINGS)
+FUSIONS = (TWO_STREAM, DISTILL_FLOW, DISTILL_FLOW_NONE)
+
+
+# ------------------------------------------------------------------------------------------------ claims
+def _m(model_id: str, metric: str = "mean_class") -> Quantity:
+    return Quantity("model", model_id, metric)
+
+
+def _loc(map_id: str) -> Quantity:
+    return Quantity("localization", map_id, "f1")
+
+
+def _rev(model_id: str) -> Quantity:
+    return Quantity("reversal", model_id)
+
+
+CLAIMS = (
+    Claim("Table 1", "Prob-Atten improves the RGB stream", _m("rgb-prob-atten"), _m("rgb-none"), (95.1, 94.8),
+          "UCF101"),
+    Claim("Table 1", "Prob-Atten improves the flow stream", _m("flow-prob-atten"), _m("flow-none"), (94.9, 94.0),
+          "UCF101"),
+    Claim("Table 2", "Prob-Distill beats RGB I3D", _m("distill"), _m("rgb-none"), (95.7, 94.8), "UCF101"),
+    Claim("Table 2", "Prob-Distill beats RGB Prob-Atten", _m("distill"), _m("rgb-prob-atten"), (95.7, 95.1),
+          "UCF101 (Tables 1, 2)"),
+    Claim("Table 2", "Prob-Distill beats MARS (feature distillation)", _m("distill"), _m("feature-distill"),
+          (95.7, 94.6), "UCF101"),
+    Claim("Table 2", "Prob-Distill + Flow beats two-stream I3D", _m("distill+flow"), _m("two-stream"),
+          (97.4, 96.7), "UCF101"),
+    Claim("Table 4", "the motion map localises better than the centre prior", _loc("distill-motion"),
+          _loc("center-prior"), (46.0, 29.6), "THUMOS'13"),
+    Claim("Table 4", "the motion map localises better than RGB Soft-Atten", _loc("distill-motion"),
+          _loc("soft-atten-rgb"), (46.0, 36.9), "THUMOS'13"),
+    Claim("Table 4", "the motion map localises better than the appearance map", _loc("distill-motion"),
+          _loc("distill-appearance"), (46.0, 39.2), "THUMOS'13"),
+    Claim("Table 5", "reversing time hurts flow I3D more than Prob-Distill", _rev("flow-none"), _rev("distill"),
+          (4.1, 0.6), "UCF101"),
+    Claim("Table 5", "reversing time hurts Prob-Distill more than RGB I3D", _rev("distill"), _rev("rgb-none"),
+          (0.6, 0.1), "UCF101"),
+    Claim("Supplement", "the reference-attention control stays below the student", _m("distill"),
+          _m("reference-attention"), (95.7, 95.1), "UCF101"),
+)

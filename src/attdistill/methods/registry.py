@@ -23,6 +23,7 @@ Adding a model is one declaration in its method's module plus its dvc.yaml stage
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,7 +36,8 @@ from ..models.networks import NetOutput
 
 INPUTS: tuple[str, ...] = ("rgb", "flow")
 # Params sections every training stage reads (the data and the optimisation); a spec adds its own ``sections``.
-TRAIN_SECTIONS: tuple[str, ...] = ("seed", "clip", "augment", "model", "train", "download")
+# The training seed is not among them: each stage gets its seed (one of params ``seeds``) on its command line.
+TRAIN_SECTIONS: tuple[str, ...] = ("clip", "augment", "model", "train", "download")
 # Sections of the resume fingerprint every run shares (what the trained weights depend on).
 FINGERPRINT_SECTIONS: tuple[str, ...] = ("seed", "clip", "augment", "model", "train", "frames", "flow", "dataset")
 
@@ -93,18 +95,24 @@ class ModelSpec:
     rows: tuple[Row, ...] = ()
     maps: dict[str, str] = field(default_factory=dict)   # localisation id -> branch of NetOutput.expected_maps
     forward: ForwardFn | None = None
+    model_overrides: dict = field(default_factory=dict)  # ModelConfig fields this model fixes (a reading ablation)
+    evaluated: bool = True      # scored on the test split; False: a choice made on validation only (never tested)
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS or any(t.input not in INPUTS for t in self.teachers):
             raise ValueError(f"{self.id}: inputs must be among {INPUTS}")
 
     # ------------------------------------------------------------------ network
+    def model_config(self, params: Params):
+        """params ``model`` with this model's overrides applied."""
+        return dataclasses.replace(params.model, **self.model_overrides)
+
     def arch(self, params: Params) -> dict:
         """What model.pt records to rebuild the network (:func:`attdistill.models.files.model_from_file`)."""
-        return {"kind": self.network, "attention": self.attention(params), "model": params.model.__dict__.copy()}
+        return {"kind": self.network, "attention": self.attention(params), "model": self.model_config(params).__dict__}
 
     def build(self, num_classes: int, params: Params) -> nn.Module:
-        return build_model(self.network, num_classes, self.attention(params), params.model)
+        return build_model(self.network, num_classes, self.attention(params), self.model_config(params))
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -153,6 +161,42 @@ def param_value(params: Params, key: str):
     for part in key.split("."):
         node = node[part]
     return node
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number of ``summary.json`` per seed: a model's metric (``kind="model"``), a localisation map's
+    (``"localization"``), or a model's drop under time reversal, ``mean_class - mean_class_reversed``
+    (``"reversal"``)."""
+
+    kind: str
+    id: str
+    metric: str = "mean_class"
+
+    def per_seed(self, summary: dict) -> dict[str, float]:
+        if self.kind == "reversal":
+            m = summary["models"][self.id]["per_seed"]
+            return {s: v["mean_class"] - v["mean_class_reversed"] for s, v in m.items()}
+        section = "models" if self.kind == "model" else "localization"
+        return {s: v[self.metric] for s, v in summary[section][self.id]["per_seed"].items()}
+
+    def label(self) -> str:
+        what = {"model": self.metric, "localization": f"localisation {self.metric}",
+                "reversal": "drop under time reversal"}[self.kind]
+        return f"`{self.id}` {what}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of a paper that the embedded study can test: ``better`` exceeds ``worse``. ``paper`` gives the
+    paper's two numbers (better, worse), as printed, on the dataset named in ``where``."""
+
+    table: str
+    text: str
+    better: Quantity
+    worse: Quantity
+    paper: tuple[float, float]
+    where: str
 
 
 def _modality(inputs: set[str]) -> str:

@@ -94,7 +94,7 @@ class AttentionHead(nn.Module):
     """Predicts an attention map from Mixed_4f features (Table 6 rows 14-17 / 18-21; Eq. 1-2).
 
     max-pool 2x3x3, stride (2, s, s), SAME padding (brings Mixed_4f to the Mixed_5c grid; s = ``final_stride``)
-    -> 1x3x3 ``Unit3D`` (conv + BN + ReLU, ``hidden_channels``) = phi(x)
+    -> 1x3x3 ``Unit3D`` (conv + BN + ReLU, ``hidden_channels``; a plain conv with ``bn_relu=False``) = phi(x)
     -> bias-free 1x1x1 conv to one channel = the linear map ``w_a * phi(x)`` of Eq. 1 -> logits (N, T', H', W')
     -> softmax over each time slice.
 
@@ -108,7 +108,7 @@ class AttentionHead(nn.Module):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, spatial_stride: int = 2, generation: str = "prob",
-                 tau: float = 1.0) -> None:
+                 tau: float = 1.0, bn_relu: bool = True) -> None:
         super().__init__()
         if generation not in ("soft", "prob"):
             raise ValueError(f"generation must be 'soft' or 'prob', got {generation!r}")
@@ -116,7 +116,9 @@ class AttentionHead(nn.Module):
             raise ValueError(f"Gumbel temperature must be > 0, got {tau}")
         self.generation, self.tau = generation, tau
         self.pool = MaxPool3dSame((2, 3, 3), (2, spatial_stride, spatial_stride))
-        self.conv = Unit3D(in_channels, hidden_channels, (1, 3, 3))
+        # bn_relu=False reads §3.2's "F_A is a linear mapping without a bias term" as covering phi too: the
+        # whole head is then one bias-free linear map of the features (a bias would cancel in the softmax anyway)
+        self.conv = Unit3D(in_channels, hidden_channels, (1, 3, 3), activation=bn_relu, use_batch_norm=bn_relu)
         self.linear = Unit3D(hidden_channels, 1, 1, activation=False, use_batch_norm=False, use_bias=False)
         nn.init.normal_(self.linear.conv3d.weight, std=LINEAR_INIT_STD)
 
@@ -132,12 +134,12 @@ class AttentionHead(nn.Module):
 
 
 def make_attention_head(attention: str, in_channels: int, attention_channels: int = 128, width: float = 1.0,
-                        final_stride: int = 2, tau: float = 1.0) -> AttentionHead | None:
+                        final_stride: int = 2, tau: float = 1.0, bn_relu: bool = True) -> AttentionHead | None:
     """The head for an ``attention`` value (None for ``none``); hidden channels = ``attention_channels * width``."""
     spec = parse_attention(attention)
     if spec.generation is None:
         return None
-    return AttentionHead(in_channels, scaled(attention_channels, width), final_stride, spec.generation, tau)
+    return AttentionHead(in_channels, scaled(attention_channels, width), final_stride, spec.generation, tau, bn_relu)
 
 
 # ------------------------------------------------------------------------------------------------ pooling

@@ -68,7 +68,7 @@ class SingleStreamNet(nn.Module):
 
     def __init__(self, num_classes: int, stream: str = "rgb", attention: str = "prob-atten", width: float = 1.0,
                  final_stride: int = 2, attention_channels: int = 128, dropout: float = 0.5,
-                 gumbel_temperature: float = 1.0) -> None:
+                 gumbel_temperature: float = 1.0, attention_bn_relu: bool = True) -> None:
         super().__init__()
         if stream not in ("rgb", "flow"):
             raise ValueError(f"unknown stream {stream!r}; valid values: rgb, flow")
@@ -77,7 +77,7 @@ class SingleStreamNet(nn.Module):
         self.backbone = InceptionI3d(num_classes, in_channels=3 if stream == "rgb" else 2, dropout=dropout,
                                      width=width, final_stride=final_stride)
         self.attention = make_attention_head(attention, self.backbone.channels["Mixed_4f"], attention_channels,
-                                             width, final_stride, gumbel_temperature)
+                                             width, final_stride, gumbel_temperature, attention_bn_relu)
 
     def forward(self, x: torch.Tensor) -> NetOutput:  # (N, 3 | 2, T, H, W)
         f = self.backbone.extract_features(x, ("Mixed_4f", "Mixed_5c"))
@@ -141,6 +141,7 @@ class TwoBranchStudent(nn.Module):
 
     def __init__(self, num_classes: int, attention: str = "prob-atten", width: float = 1.0, final_stride: int = 2,
                  attention_channels: int = 128, dropout: float = 0.5, gumbel_temperature: float = 1.0,
+                 attention_bn_relu: bool = True,
                  motion_source: str = "learned") -> None:
         super().__init__()
         if motion_source not in ("learned", "given"):
@@ -152,7 +153,8 @@ class TwoBranchStudent(nn.Module):
         c4 = self.backbone.channels["Mixed_4f"]
 
         def head() -> AttentionHead | None:
-            return make_attention_head(attention, c4, attention_channels, width, final_stride, gumbel_temperature)
+            return make_attention_head(attention, c4, attention_channels, width, final_stride, gumbel_temperature,
+                                       attention_bn_relu)
 
         self.motion = RecognitionBranch(c4, num_classes, head() if motion_source == "learned" else None, width,
                                         final_stride, dropout)
@@ -192,7 +194,7 @@ def build_model(kind: str, num_classes: int, attention: str, model_cfg) -> nn.Mo
     """
     common = dict(attention=attention, width=model_cfg.width, final_stride=model_cfg.final_stride,
                   attention_channels=model_cfg.attention_channels, dropout=model_cfg.dropout,
-                  gumbel_temperature=model_cfg.gumbel_temperature)
+                  gumbel_temperature=model_cfg.gumbel_temperature, attention_bn_relu=model_cfg.attention_bn_relu)
     if kind in ("rgb", "flow"):
         model = SingleStreamNet(num_classes, stream=kind, **common)
     elif kind == "student":

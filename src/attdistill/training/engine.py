@@ -4,8 +4,11 @@
 Paper §3.6: SGD with momentum 0.9, weight decay, dropout, learning rate divided by 10 "when the loss starts to
 saturate" (``ReduceLROnPlateau`` on the epoch's training loss), batch norm on. Around that:
 
-* **Logging** — dvclive, one step per epoch: every loss term separately, train accuracy, held-out accuracy
-  (top-1 and mean class accuracy of the middle clip of each video), lr, epoch time. ``dvc plots show`` draws them.
+* **Validation** — every epoch on the validation split (groups carved from the official training list; the test
+  split is never seen here): top-1, mean class accuracy and loss of the middle clip of each video. The plateau
+  schedule steps on the validation loss.
+* **Logging** — dvclive, one step per epoch: every loss term separately, train accuracy, the validation metrics,
+  lr, epoch time. ``dvc plots show`` draws them.
 * **Resume** — ``resume.pt`` every epoch (model, optimizer, scheduler, every rank's RNG states, epoch, dvclive
   step, config fingerprint). A rerun of a killed stage continues from it; on CPU the final weights equal those of
   an uninterrupted run bit for bit (tests/test_training.py).
@@ -143,14 +146,14 @@ def make_optimizer(model: nn.Module, tp) -> torch.optim.Optimizer:
 
 # ------------------------------------------------------------------------------------------------ building
 def build_data(spec: ModelSpec, params: Params, paths: TrainPaths) -> tuple[VideoIndex, ClipDataset, ClipDataset]:
-    """The index, the training split (augmented) and the held-out split of the per-epoch curves."""
+    """The index, the training split (augmented) and the validation split of the per-epoch curves."""
     index = VideoIndex.load(paths.index)
     common = dict(frames_dir=paths.frames, flow_dir=paths.flow, seed=params.seed, exclude=skipped_ids(paths.skipped),
                   cache=small_enough_to_cache(paths))
     train_ds = ClipDataset(index, "train", spec.train_modality, params.clip, params.augment, train=True, **common)
-    val_ds = ClipDataset(index, "test", spec.test_modality, params.clip, params.augment, train=False, **common)
+    val_ds = ClipDataset(index, "val", spec.test_modality, params.clip, params.augment, train=False, **common)
     if len(train_ds) == 0 or len(val_ds) == 0:
-        raise RuntimeError(f"{spec.id}: no usable {'training' if len(train_ds) == 0 else 'test'} videos in "
+        raise RuntimeError(f"{spec.id}: no usable {'training' if len(train_ds) == 0 else 'validation'} videos in "
                            f"{paths.index} (all excluded by the skip reports {', '.join(map(str, paths.skipped))}?)")
     if params.train.workers > 0 and train_ds.cache:
         train_ds.preload()  # decoded once here and handed to the spawned workers, not re-decoded by each
@@ -290,8 +293,8 @@ def _middle_clips(ds: ClipDataset, batch_size: int):
 
 
 def validate(run: Run) -> dict[str, float]:
-    """Held-out accuracy from the middle clip of every video (a cheap per-epoch curve; the evaluate stage scores
-    every clip)."""
+    """Validation accuracy and loss (mean negative log-likelihood of the true class) from the middle clip of every
+    video (a cheap per-epoch curve; the evaluate stage scores every clip of the test split)."""
     run.model.eval()
     teachers = {t.role: run.teachers[t.role] for t in run.spec.test_teachers}
     probs, labels = [], []
@@ -302,7 +305,9 @@ def validate(run: Run) -> dict[str, float]:
         probs.append(out.probs.float().cpu().numpy())
         labels += lab
     run.model.train()
-    return accuracy_metrics(np.concatenate(probs), np.asarray(labels))
+    probs, labels = np.concatenate(probs), np.asarray(labels)
+    nll = float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
+    return {**accuracy_metrics(probs, labels), "loss": nll}
 
 
 def end_epoch(run: Run, epoch: int, logs: dict, live, resume_path: Path) -> None:
@@ -353,10 +358,10 @@ def train(model_id: str, params: Params, paths: TrainPaths, *, stop_after: int |
     for epoch in range(run.start_epoch, tp.epochs):
         t0 = time.time()
         logs = train_one_epoch(run, epoch, progress)
-        run.scheduler.step(logs["train/loss"])
-        if run.env.is_main and ((epoch + 1) % tp.val_every == 0 or epoch + 1 == tp.epochs):
-            val = validate(run)
-            logs.update({"test/top1": val["top1"], "test/mean_class": val["mean_class"]})
+        val = validate(run)      # every rank validates (cheap); averaged, so every rank's scheduler takes one step
+        logs.update(all_reduce_mean(run.env, {"val/top1": val["top1"], "val/mean_class": val["mean_class"],
+                                              "val/loss": val["loss"]}))
+        run.scheduler.step(logs["val/loss"])
         logs["lr"] = run.optimizer.param_groups[0]["lr"]
         logs["epoch_time_s"] = time.time() - t0
         run.history.append({"epoch": epoch + 1, **logs})
