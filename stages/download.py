@@ -40,9 +40,9 @@ def main(argv=None) -> int:
     except (FileNotFoundError, DownloadError, UnsafeArchiveError, RarToolMissing, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    train, test = len(index.split("train")), len(index.split("test"))
+    train, val, test = (len(index.split(s)) for s in ("train", "val", "test"))
     out = args.out if os.path.isabs(args.out) else os.path.join(args.base, args.out)
-    print(f"download: {index.dataset}: {index.num_classes} classes, {train} train / {test} test videos "
+    print(f"download: {index.dataset}: {index.num_classes} classes, {train} train / {val} val / {test} test videos "
           f"-> {os.path.normpath(os.path.join(out, 'index.json'))}")
     return 0
 

@@ -12,6 +12,7 @@ import pytest
 
 from attdistill.data.packs import write_pack
 from attdistill.evaluation.figures import FigureWarning, best_f1, choose_videos, make_figures
+from attdistill.evaluation.convergence import convergence_report, run_convergence
 from attdistill.evaluation.paths import ReportPaths
 from attdistill.visualize import attention_panel, overlay, slice_for_frame
 
@@ -92,7 +93,7 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
     probs = rng.dirichlet(np.ones(4), 4).astype(np.float32)
     for mid, branches in (("distill", ("appearance", "motion")), ("rgb-soft-atten", ("main",)),
                           ("flow-soft-atten", ("main",))):
-        d = data / "eval" / mid
+        d = data / "eval" / mid / "s0"
         d.mkdir(parents=True)
         np.savez_compressed(d / "maps.npz", video_ids=np.array(vids), clip_video=clip_video, clip_start=clip_start,
                             clip_frames=np.asarray(T), frame_hw=np.asarray((24, 32)),
@@ -100,19 +101,21 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
         np.savez_compressed(d / "scores.npz", video_ids=np.array(vids), labels=labels, probs=probs,
                             probs_reversed=probs)
     for mid in ("distill", "rgb-prob-atten", "rgb-none", "flow-prob-atten"):
-        base = reports / "train" / mid / "plots" / "metrics"
+        base = reports / "train" / mid / "s0" / "plots" / "metrics"
         _tsv(base / "train" / "loss.tsv", "loss", np.linspace(2, 0.5, 5))
         _tsv(base / "val" / "mean_class.tsv", "mean_class", np.linspace(0.25, 0.8, 5))
-        e = reports / "eval" / mid
+        _tsv(base / "val" / "top1.tsv", "top1", [0.2, 0.5, 0.7, 0.75, 0.75])
+        _tsv(base / "lr.tsv", "lr", [1e-2, 1e-2, 1e-3, 1e-3, 1e-4])
+        e = reports / "eval" / mid / "s0"
         e.mkdir(parents=True)
         (e / "metrics.json").write_text(json.dumps({"top1": 0.8, "mean_class": 0.75}))
         (e / "confusion.json").write_text(json.dumps(
             [{"actual": c, "predicted": CLASSES[(i + (mid == "rgb-none")) % 4]} for i, c in enumerate(CLASSES)]))
-    pr = reports / "localize" / "pr"
+    pr = reports / "localize" / "s0" / "pr"
     pr.mkdir(parents=True)
     for lid in ("center-prior", "distill-motion"):
         (pr / f"{lid}.csv").write_text("recall,precision,threshold\n1.0,0.2,0.0\n0.6,0.5,0.5\n0.1,0.9,0.9\n")
-    (reports / "localize" / "metrics.json").write_text(json.dumps(
+    (reports / "localize" / "s0" / "metrics.json").write_text(json.dumps(
         {"distill-motion": {"precision": 0.5, "recall": 0.6, "f1": 0.545, "threshold": 0.5}}))
     return reports, data, models
 
@@ -120,7 +123,11 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
 def report_paths(reports: Path, data: Path, models: Path) -> ReportPaths:
     return ReportPaths(index=data / "raw" / "index.json", frames=data / "frames", eval_data=data / "eval",
                        eval_reports=reports / "eval", localize=reports / "localize", train_logs=reports / "train",
-                       long_budget=reports / "long_budget", teacher=models / "teacher" / "model.pt")
+                       teacher=models / "teacher", seed=0)
+
+
+def convergence(paths: ReportPaths) -> dict:
+    return convergence_report(paths, ["distill", "rgb-prob-atten", "rgb-none", "flow-prob-atten"], [0], num_val=20)
 
 
 def test_make_figures_writes_every_figure(tmp_path):
@@ -128,16 +135,18 @@ def test_make_figures_writes_every_figure(tmp_path):
     out = tmp_path / "figs"
     with warnings.catch_warnings():
         warnings.simplefilter("error", FigureWarning)   # a complete tree gives no warning at all
-        files = make_figures(report_paths(reports, data, models), out)
+        paths = report_paths(reports, data, models)
+        files = make_figures(paths, out, convergence(paths))
     names = sorted(p.name for p in files)
     assert names == sorted(["accuracy_vs_epochs.png", "confusion_matrices.png", "localization_pr.png",
-                            "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png"])
+                            "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png",
+                            "convergence.png"])
     for p in files:
         assert p.exists() and p.parent == out
         img = mpimg.imread(p)
         assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0.01   # a real, non-blank picture
     # deterministic: the same inputs draw the same attention figure
-    again = make_figures(report_paths(reports, data, models), tmp_path / "figs2")
+    again = make_figures(paths, tmp_path / "figs2", convergence(paths))
     a = mpimg.imread(out / "attention_00_disc_left.png")
     b = mpimg.imread(tmp_path / "figs2" / "attention_00_disc_left.png")
     assert len(again) == len(files) and np.array_equal(a, b)
@@ -145,29 +154,47 @@ def test_make_figures_writes_every_figure(tmp_path):
 
 def test_missing_input_skips_only_that_figure(tmp_path):
     reports, data, models = make_tree(tmp_path)
-    for f in (reports / "localize" / "pr").glob("*.csv"):
+    for f in (reports / "localize" / "s0" / "pr").glob("*.csv"):
         f.unlink()
-    (data / "eval" / "distill" / "maps.npz").unlink()
+    (data / "eval" / "distill" / "s0" / "maps.npz").unlink()
     with pytest.warns(FigureWarning) as rec:
         files = make_figures(report_paths(reports, data, models), tmp_path / "figs")
     names = {p.name for p in files}
-    assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png"}
+    assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png"}   # no convergence
     text = " ".join(str(w.message) for w in rec)
     assert "maps.npz" in text and "localize" in text
 
 
 def test_missing_series_is_left_out_with_a_warning(tmp_path):
     reports, data, models = make_tree(tmp_path)
-    (reports / "eval" / "distill" / "metrics.json").unlink()
-    (reports / "eval" / "rgb-prob-atten" / "confusion.json").unlink()
+    (reports / "eval" / "distill" / "s0" / "metrics.json").unlink()
+    (reports / "eval" / "rgb-prob-atten" / "s0" / "confusion.json").unlink()
     with pytest.warns(FigureWarning) as rec:
         files = make_figures(report_paths(reports, data, models), tmp_path / "figs")
     assert {"accuracy_vs_epochs.png", "confusion_matrices.png"} <= {p.name for p in files}
     text = " ".join(str(w.message) for w in rec)
-    assert "distill/metrics.json" in text and "rgb-prob-atten/confusion.json" in text
+    assert "distill/s0/metrics.json" in text and "rgb-prob-atten/s0/confusion.json" in text
 
 
 def test_empty_tree_writes_nothing_and_does_not_raise(tmp_path):
     with pytest.warns(FigureWarning):
         files = make_figures(report_paths(tmp_path / "r", tmp_path / "d", tmp_path / "m"), tmp_path / "f")
     assert files == []
+
+
+def test_convergence_criterion():
+    """Converged when validation top-1 moved by at most one video over the last quarter of the epochs."""
+    flat = run_convergence(np.array([0.1, 0.4, 0.6, 0.7, 0.70, 0.75, 0.75, 0.70]), np.array([1, 1, 1, .1, .1, .1, .1,
+                                                                                              .01]), num_val=20)
+    assert flat["window"] == [6, 8] and flat["moved"] == pytest.approx(0.05) and flat["converged"]
+    assert flat["lr_cuts"] == 2 and flat["final_lr"] == pytest.approx(0.01)
+    rising = run_convergence(np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), np.ones(8), num_val=20)
+    assert not rising["converged"] and rising["moved"] == pytest.approx(0.2)
+
+
+def test_convergence_report_lists_every_model_and_missing_logs(tmp_path):
+    reports, data, models = make_tree(tmp_path)
+    paths = report_paths(reports, data, models)
+    r = convergence_report(paths, ["distill", "rgb-none", "mfr"], [0], num_val=20)
+    assert set(r["models"]) == {"distill", "rgb-none"} and r["missing"] == ["mfr/s0"]
+    assert r["models"]["distill"]["converged"] and not r["all_converged"]       # mfr has no logs

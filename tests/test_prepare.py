@@ -108,7 +108,9 @@ def test_prepare_ucf101_from_local_server(tmp_path, file_server, rar_writer):
 
     assert idx.dataset == "ucf101" and idx.classes == UCF_CLASSES and idx.flip_invariant and idx.metric == "mean_class"
     assert idx.root == "raw/ucf101/UCF-101"                          # relative to base
-    assert len(idx.split("test")) == 3 and len(idx.split("train")) == 6
+    # the official train list (g08, g09) loses its first group to validation (dataset.val_fraction 0.25)
+    assert len(idx.split("test")) == 3 and len(idx.split("train")) == 3 and len(idx.split("val")) == 3
+    assert {v.group for v in idx.split("val")} == {"g08"} and idx.meta["val"]["groups"] == ["g08"]
     assert all(idx.video_path(v, tmp_path).read_bytes() == (tmp_path / "src" / v.path).read_bytes() for v in idx.videos)
     assert VideoIndex.load(tmp_path / "raw" / "index.json").to_dict() == idx.to_dict()
     boxes = B.load(tmp_path / idx.boxes)
@@ -222,14 +224,15 @@ def test_frames_skip_a_truncated_clip_and_write_the_others(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- synthetic + CLI
-SMALL_SYNTHETIC = {"kinds": ["disc"], "motions": ["left", "right"], "videos_per_class": 2, "groups": 2,
+SMALL_SYNTHETIC = {"kinds": ["disc"], "motions": ["left", "right"], "videos_per_class": 3, "groups": 3,
                    "test_groups": 1, "frames": 8, "width": 48, "height": 40}
 
 
 def test_prepare_synthetic_writes_the_index(tmp_path):
     params = params_with({"synthetic": SMALL_SYNTHETIC})
     idx = prepare(params, raw_dir="raw", base=tmp_path)
-    assert idx.dataset == "synthetic" and idx.num_classes == 2 and len(idx.videos) == 4
+    assert idx.dataset == "synthetic" and idx.num_classes == 2 and len(idx.videos) == 6
+    assert [len(idx.split(s)) for s in ("train", "val", "test")] == [2, 2, 2]     # g03 / g02 / g01
     assert idx.root == "raw/synthetic/videos" and (tmp_path / idx.boxes).is_file()
     assert all(idx.video_path(v, tmp_path).is_file() for v in idx.videos)
     assert VideoIndex.load(tmp_path / "raw" / "index.json").flip_map == idx.flip_map
@@ -243,7 +246,7 @@ def test_stage_cli_fails_fast_on_bad_params_and_runs_synthetic(tmp_path, capsys)
     good = tmp_path / "params.yaml"
     good.write_text(json.dumps(params_dict({"synthetic": SMALL_SYNTHETIC})))
     assert download_stage.main(["--params", str(good), "--out", "raw", "--base", str(tmp_path), "--workers", "1"]) == 0
-    assert "synthetic: 2 classes, 2 train / 2 test" in capsys.readouterr().out
+    assert "synthetic: 2 classes, 2 train / 2 val / 2 test" in capsys.readouterr().out
     assert VideoIndex.load(tmp_path / "raw" / "index.json").num_classes == 2
 
 

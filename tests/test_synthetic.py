@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 from dataclasses import replace
@@ -198,16 +200,35 @@ def test_box_encloses_exactly_the_actor_pixels():
             assert ys.max() + 1 in (int(np.ceil(y2)), int(np.ceil(y2)) - 1), (ys.max(), y2)
 
 
-def test_actor_stays_in_frame_default_config():
-    cfg = SYN
+def _placements(cfg, n=15):
+    """(visible share of the actor per sampled frame, box centres as frame fractions, mid-frame visibility)."""
     bg = S.group_background(cfg, 0, 1)
-    visible = []
-    for i, cls in enumerate(S.class_table(cfg) * 15):
+    visible, centres, mid = [], [], []
+    for i, cls in enumerate(S.class_table(cfg) * n):
         spec = S.sample_video(cfg, 0, cls, 1, i + 1, background=bg)
+        mid.append(S.visible_fraction(spec, (cfg.frames - 1) // 2))
         for t in range(0, cfg.frames, 4):
-            a, b = S.actor_box(spec, t, clip=False), S.actor_box(spec, t)
-            visible.append((b[2] - b[0]) * (b[3] - b[1]) / ((a[2] - a[0]) * (a[3] - a[1])))
+            visible.append(S.visible_fraction(spec, t))
+            b = S.actor_box(spec, t)
+            centres.append(((b[0] + b[2]) / 2 / cfg.width, (b[1] + b[3]) / 2 / cfg.height))
+    return np.array(visible), np.array(centres), np.array(mid)
+
+
+def test_central_placement_keeps_the_actor_in_frame():
+    visible, centres, _ = _placements(dataclasses.replace(SYN, placement="central"))
     assert np.mean(visible) > 0.99 and np.min(visible) > 0.6
+    inner = np.all((centres > 0.27) & (centres < 0.73), axis=1)
+    assert inner.mean() > 0.75                                # the centre shortcut that whole-frame removes
+
+
+def test_whole_frame_placement_spreads_actors_over_the_frame():
+    assert SYN.placement == "whole-frame"                     # the default
+    visible, centres, mid = _placements(SYN)
+    assert np.mean(mid > 0.9) > 0.9                           # (nearly) whole in view at mid-video
+    assert np.mean(visible >= S.MIN_VISIBLE) > 0.95           # in view (a box) in almost every frame
+    inner = np.all((centres > 0.27) & (centres < 0.73), axis=1)
+    assert inner.mean() < 0.6
+    assert np.mean(centres[:, 0] < 0.2) > 0.05 and np.mean(centres[:, 0] > 0.8) > 0.05   # both edges reached
 
 
 # --------------------------------------------------------------------------------------------- time symmetry
