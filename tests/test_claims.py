@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from attdistill import methods
-from attdistill.evaluation.claims import FAILS, HOLDS, NOT_SHOWN, claims_table, judge, verdicts
+from attdistill.evaluation.claims import FAILS, HOLDS, NOT_SHOWN, ONE_DOWN, ONE_UP, claims_table, judge, verdicts
 from attdistill.methods.registry import Claim, Quantity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,11 @@ def test_holds_when_every_seed_agrees_and_the_gap_exceeds_its_spread():
 def test_a_gap_within_its_spread_or_a_disagreeing_seed_is_not_shown():
     assert judge(CLAIM, _summary([0.6, 0.5, 0.7], [0.5, 0.52, 0.55]))["verdict"] == NOT_SHOWN   # seed 1 disagrees
     assert judge(CLAIM, _summary([0.51, 0.60, 0.51], [0.50, 0.50, 0.50]))["verdict"] == NOT_SHOWN  # 0.04 ± 0.05
+
+
+def test_one_seed_gives_no_verdict_only_a_direction():
+    assert judge(CLAIM, _summary([0.6], [0.5]))["verdict"] == ONE_UP
+    assert judge(CLAIM, _summary([0.5], [0.5]))["verdict"] == ONE_DOWN
 
 
 def test_a_non_positive_mean_gap_does_not_hold():

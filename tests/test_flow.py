@@ -245,3 +245,19 @@ def test_cli_rejects_bad_method_before_work(tmp_path):
     assert r.returncode == 2
     assert "flow.method" in r.stderr and ", ".join(F.METHODS) in r.stderr
     assert not any((tmp_path / d).exists() for d in ("flow", "rev", "r.json"))
+
+
+def test_flow_stage_with_tvl1_torch_writes_the_packs_opencv_writes(tmp_path):
+    """``flow.method: tvl1-torch`` goes through the same stage code (compute_flow) and writes the same packs as
+    OpenCV's TV-L1, up to one quantisation level at a few pixels (float rounding; docs/flow.md)."""
+    index = make_frames_index(tmp_path, n=2)
+    small = dc.replace(FAST.tvl1, nscales=2, warps=1, inner_iterations=5, outer_iterations=2)
+    for method in ("tvl1", "tvl1-torch"):
+        cfg = dc.replace(FAST, method=method, tvl1=small)
+        FP.compute_flow_packs(index, tmp_path / "frames", tmp_path / method, cfg, reversed_dir=tmp_path / f"{method}_r")
+    for rec in index.videos:
+        a = read_pack(tmp_path / "tvl1" / f"{rec.video_id}.pack").astype(int)
+        b = read_pack(tmp_path / "tvl1-torch" / f"{rec.video_id}.pack").astype(int)
+        with Pack(tmp_path / "tvl1-torch" / f"{rec.video_id}.pack") as p:
+            assert p.meta["method"] == "tvl1-torch"
+        assert a.shape == b.shape and np.abs(a - b).max() <= 1 and np.mean(a != b) < 0.01

@@ -175,7 +175,8 @@ def test_missing_or_unknown_teacher_is_rejected_before_training(tiny):
 def test_train_stage_cli_rejects_bad_params_before_work(tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text(json.dumps(params_dict({"attention": "foo"})))              # JSON is YAML
-    paths = ["--index", "i.json", "--frames", "f", "--flow", "w", "--out", "models/distill", "--live", "live"]
+    paths = ["--seed", "0", "--index", "i.json", "--frames", "f", "--flow", "w", "--out", "models/distill",
+             "--live", "live"]
     r = subprocess.run([sys.executable, str(REPO / "stages" / "train.py"), "distill", "--params", str(bad), *paths],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "valid values: none, soft-atten, soft-res, prob-atten" in r.stderr
@@ -190,7 +191,7 @@ def test_ddp_two_cpu_processes(tiny, tmp_path):
     params.write_text(yaml.safe_dump(tiny_params().to_dict()))
     out = tmp_path / "m" / "rgb-prob-atten"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(REPO / "stages" / "train.py"), "rgb-prob-atten", "--nproc", "2",
+    cmd = [sys.executable, str(REPO / "stages" / "train.py"), "rgb-prob-atten", "--seed", "0", "--nproc", "2",
            "--params", str(params), "--index", str(tiny / "index.json"), "--frames", str(tiny / "frames"),
            "--flow", str(tiny / "flow"), "--out", str(out), "--live", str(tmp_path / "live")]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)

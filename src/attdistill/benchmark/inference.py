@@ -73,21 +73,12 @@ def load_networks(student: Path | None, rgb: Path | None, flow: Path | None, num
     return Networks(s, r, f, {"student": w_student, "rgb": w_rgb, "flow": w_flow})
 
 
-def student_call(nets: Networks, rgb_clip: np.ndarray, device: torch.device) -> Callable[[], int]:
-    """One student prediction on the ``(T, H, W, 3)`` uint8 clip."""
+def rgb_net_call(net: torch.nn.Module, rgb_clip: np.ndarray, device: torch.device) -> Callable[[], int]:
+    """One prediction of an RGB network (the student, or two-stream's RGB I3D) on the ``(T, H, W, 3)`` uint8 clip."""
     @torch.no_grad()
     def run() -> int:
         x = to_tensor(rgb_clip)[None].to(device)                          # (1, 3, T, H, W)
-        return int(nets.student(x).probs.argmax(1)[0])
-    return run
-
-
-def rgb_call(nets: Networks, rgb_clip: np.ndarray, device: torch.device) -> Callable[[], int]:
-    """One prediction of the plain RGB I3D (the two-stream network's RGB half) on the ``(T, H, W, 3)`` clip."""
-    @torch.no_grad()
-    def run() -> int:
-        x = to_tensor(rgb_clip)[None].to(device)                          # (1, 3, T, H, W)
-        return int(nets.rgb(x).probs.argmax(1)[0])
+        return int(net(x).probs.argmax(1)[0])
     return run
 
 
@@ -131,7 +122,7 @@ def time_inference(nets: Networks, frames: np.ndarray, params: Params, device: t
     repeats = params.benchmark.repeats if repeats is None else repeats
     split = {"flow": 0.0, "nets": 0.0}
     clip = np.ascontiguousarray(frames[:T])
-    calls = {"student": student_call(nets, clip, device), "rgb": rgb_call(nets, clip, device),
+    calls = {"student": rgb_net_call(nets.student, clip, device), "rgb": rgb_net_call(nets.rgb, clip, device),
              "two_stream": two_stream_call(nets, frames, params.flow.tvl1, params.flow.bound, device, split,
                                            flow_fn)}
     for call in calls.values():                                            # warm-ups, not counted below

@@ -8,8 +8,8 @@ For a claim "A beats B" (:class:`attdistill.methods.registry.Claim`) and the see
   the mean difference is positive but does not exceed its spread, or some seed disagrees (a gap smaller than the
   spread is no result); **does not hold** when the mean difference is <= 0.
 
-With one seed the spread is 0, so the verdict only says which way that one run went; the README's tables come from
-the 3-seed study.
+With one seed there is no spread, so there is no verdict: "one seed: higher" / "one seed: not higher" only say which
+way that run went. Verdicts need the 3-seed study (``dvc exp run -S 'seeds=[0,1,2]'``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from ..methods.registry import Claim
 
 HOLDS, NOT_SHOWN, FAILS = "holds", "not shown", "does not hold"
+ONE_UP, ONE_DOWN = "one seed: higher", "one seed: not higher"     # no spread, so no verdict
 
 
 def judge(claim: Claim, summary: dict) -> dict:
@@ -34,7 +35,9 @@ def judge(claim: Claim, summary: dict) -> dict:
     diff = da - db
     sd = (lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0)
     mean_diff, sd_diff = float(diff.mean()), sd(diff)
-    if mean_diff <= 0:
+    if len(seeds) < 2:
+        verdict = ONE_UP if mean_diff > 0 else ONE_DOWN
+    elif mean_diff <= 0:
         verdict = FAILS
     elif bool(np.all(diff > 0)) and mean_diff > sd_diff:
         verdict = HOLDS
@@ -68,7 +71,8 @@ def claims_table(claims: tuple[Claim, ...], summary: dict) -> str:
     note = (f"Ours: `{summary.get('dataset')}` test split, mean ± sample standard deviation over the "
             f"{len(seeds)} training seed(s) {seeds}; the paired difference is taken seed by seed. **holds**: better in "
             "every seed and the mean gap exceeds its spread; **not shown**: a positive mean gap within the spread, "
-            "or a seed that disagrees; **does not hold**: the mean gap is <= 0. Paper numbers are on real data "
+            "or a seed that disagrees; **does not hold**: the mean gap is <= 0; with a single seed there is no "
+            "spread and no verdict (**one seed: higher / not higher**). Paper numbers are on real data "
             "(UCF101 split 1 / THUMOS'13): compare directions, not sizes.")
     return "\n\n".join(["# Claims of the papers on the embedded benchmark", "\n".join(lines), note]) + "\n"
 
