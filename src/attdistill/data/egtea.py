@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from attdistill.data.index import VideoIndex, VideoRecord, list_some
+from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.parsing import finish_index
 
 NUM_ACTIONS = 106
 
@@ -98,12 +99,7 @@ def parse_egtea(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLik
                     missing.append(rel)
                     continue
             records.append(VideoRecord(video_id=rel[:-4], path=rel, label=action - 1, split=split_name))
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} EGTEA clip(s) of split {split} are missing under {videos_root} "
-                                f"(looked for <session>/<clip>.mp4 and <clip>.mp4): {list_some(missing)}")
-    if not records:
-        raise EGTEAFormatError(f"{ann}: split {split} lists no clips")
-    index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,
-                       flip_invariant=True, metric="mean_class")
-    index.validate()
-    return index
+    return finish_index(dataset, videos_dir, classes, records, missing=missing, flip_invariant=True,
+                        missing_what=f"EGTEA clip(s) of split {split} are missing under {videos_root} "
+                                     "(looked for <session>/<clip>.mp4 and <clip>.mp4)",
+                        empty=EGTEAFormatError(f"{ann}: split {split} lists no clips"))

@@ -16,7 +16,8 @@ import os
 import re
 from pathlib import Path
 
-from attdistill.data.index import VideoIndex, VideoRecord, list_some
+from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.parsing import finish_index
 
 SPLIT_FILE_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<k>[123])\.txt$")
 _SPLIT_OF = {"1": "train", "2": "test"}
@@ -89,12 +90,6 @@ def parse_hmdb51(splits_dir: str | os.PathLike, videos_dir: str | os.PathLike, s
                 continue
             records.append(VideoRecord(video_id=str(Path(rel).with_suffix("").as_posix()), path=rel,
                                        label=label, split=_SPLIT_OF[k]))
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} video(s) listed in {splits_dir} (split {split}) are missing "
-                                f"under {videos_root}: {list_some(missing)}")
-    if not records:
-        raise HMDB51FormatError(f"{splits_dir}: split {split} lists no videos")
-    index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,
-                       flip_invariant=True, metric="mean_class")
-    index.validate()
-    return index
+    return finish_index(dataset, videos_dir, classes, records, missing=missing, flip_invariant=True,
+                        missing_what=f"video(s) listed in {splits_dir} (split {split}) are missing under {videos_root}",
+                        empty=HMDB51FormatError(f"{splits_dir}: split {split} lists no videos"))

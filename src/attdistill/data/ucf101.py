@@ -27,7 +27,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from attdistill.data.index import VideoIndex, VideoRecord, list_some
+from attdistill.data.index import VideoIndex, VideoRecord
+from attdistill.data.parsing import finish_index
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 _GROUP_RE = re.compile(r"_g(\d+)_c(\d+)$", re.IGNORECASE)
@@ -146,16 +147,9 @@ def parse_ucf101(splits_dir: str | os.PathLike, videos_dir: str | os.PathLike, s
                 continue
             records.append(VideoRecord(video_id=str(Path(rel).with_suffix("").as_posix()), path=rel,
                                        label=label, split=split_name, group=group_of(rel)))
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} video(s) listed in {splits_dir} (split {split}) are missing under {videos_root}: "
-            f"{list_some(missing)}")
-    if not records:
-        raise SplitFormatError(f"{splits_dir}: split {split} lists no videos")
-    index = VideoIndex(dataset=dataset, root=str(videos_dir), classes=classes, videos=records,
-                       flip_invariant=flip_invariant, metric="mean_class")
-    index.validate()
-    return index
+    return finish_index(dataset, videos_dir, classes, records, missing=missing, flip_invariant=flip_invariant,
+                        missing_what=f"video(s) listed in {splits_dir} (split {split}) are missing under {videos_root}",
+                        empty=SplitFormatError(f"{splits_dir}: split {split} lists no videos"))
 
 
 # --------------------------------------------------------------------------------------------- writing
