@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..methods.registry import Claim
+from .summary import spread
 
 HOLDS, NOT_SHOWN, FAILS = "holds", "not shown", "does not hold"
 ONE_UP, ONE_DOWN = "one seed: higher", "one seed: not higher"     # no spread, so no verdict
@@ -33,8 +34,7 @@ def judge(claim: Claim, summary: dict) -> dict:
         return {"seeds": [], "verdict": "not measured"}
     da, db = np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds])
     diff = da - db
-    sd = (lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0)
-    mean_diff, sd_diff = float(diff.mean()), sd(diff)
+    mean_diff, sd_diff = float(diff.mean()), spread(diff)
     if len(seeds) < 2:
         verdict = ONE_UP if mean_diff > 0 else ONE_DOWN
     elif mean_diff <= 0:
@@ -43,7 +43,7 @@ def judge(claim: Claim, summary: dict) -> dict:
         verdict = HOLDS
     else:
         verdict = NOT_SHOWN
-    return {"seeds": seeds, "better": (float(da.mean()), sd(da)), "worse": (float(db.mean()), sd(db)),
+    return {"seeds": seeds, "better": (float(da.mean()), spread(da)), "worse": (float(db.mean()), spread(db)),
             "diff": (mean_diff, sd_diff), "every_seed": bool(np.all(diff > 0)), "verdict": verdict}
 
 

@@ -10,6 +10,7 @@ tests/test_study.py checks the committed study against it.
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
@@ -18,9 +19,18 @@ import numpy as np
 from .paths import ReportPaths
 
 
-def _tsv(path: Path) -> np.ndarray:
-    rows = [line.split("\t") for line in path.read_text().strip().splitlines()[1:]]
-    return np.array([float(r[1]) for r in sorted(rows, key=lambda r: int(r[0]))])
+def read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A dvclive metric file (``step<TAB>value``; extra columns such as timestamp ignored) -> (steps, values)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    name = Path(path).stem
+    key = name if name in rows[0] else [k for k in rows[0] if k not in ("step", "timestamp")][-1]
+    steps = np.array([int(float(r["step"])) for r in rows])
+    values = np.array([float(r[key]) for r in rows])
+    order = np.argsort(steps, kind="stable")
+    return steps[order], values[order]
 
 
 def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int) -> dict:
@@ -46,7 +56,8 @@ def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int
             if not (base / "val" / "top1.tsv").exists():
                 missing.append(f"{mid}/s{seed}")
                 continue
-            per_seed[str(seed)] = run_convergence(_tsv(base / "val" / "top1.tsv"), _tsv(base / "lr.tsv"), num_val)
+            per_seed[str(seed)] = run_convergence(read_tsv(base / "val" / "top1.tsv")[1],
+                                                  read_tsv(base / "lr.tsv")[1], num_val)
         if per_seed:
             models[mid] = {"converged": all(r["converged"] for r in per_seed.values()), "per_seed": per_seed}
     return {"criterion": "validation top-1 moved by at most one video (1/N_val) over the last quarter of epochs",

@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..visualize import attention_panel, save_figure  # noqa: E402
+from .convergence import read_tsv  # noqa: E402  (the dvclive reader the figures share)
 from .paths import ReportPaths  # noqa: E402
 
 # Rows of the attention figure: (label, model id, branch of maps_<branch> in data/eval/<id>/maps.npz).
@@ -73,20 +74,6 @@ def _read_curve(path: Path, consequence: str) -> tuple[np.ndarray, np.ndarray] |
     except (OSError, ValueError, KeyError) as exc:
         _warn(f"cannot read {path} ({exc}); {consequence}")
         return None
-
-
-def read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A dvclive metric file (``step<TAB>value``; extra columns such as timestamp ignored) -> (steps, values)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    if not rows:
-        raise ValueError(f"{path}: no rows")
-    name = Path(path).stem
-    key = name if name in rows[0] else [k for k in rows[0] if k not in ("step", "timestamp")][-1]
-    steps = np.array([int(float(r["step"])) for r in rows])
-    values = np.array([float(r[key]) for r in rows])
-    order = np.argsort(steps, kind="stable")
-    return steps[order], values[order]
 
 
 def read_pr(path: Path) -> tuple[np.ndarray, np.ndarray]:

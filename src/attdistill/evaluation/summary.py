@@ -135,21 +135,26 @@ def validation_metrics(train_logs: str | os.PathLike, model_id: str, seed: int) 
     return {k: _fraction(val[k], path, f"val.{k}") for k in ("top1", "mean_class")}
 
 
+def spread(values) -> float:
+    """The spread over seeds: the sample standard deviation (ddof 1), 0 for a single seed."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def over_seeds(per_seed: dict[int, dict]) -> dict:
     """Mean over seeds of every key the seeds share, its sample standard deviation (``spread``, ddof 1; 0 for one
     seed) and the per-seed values (keys as strings, as JSON writes them). A None value (a map of a model without
     attention) stays None."""
     keys = [k for k in next(iter(per_seed.values())) if all(k in m for m in per_seed.values())]
     out: dict = {}
-    spread: dict = {}
+    spreads: dict = {}
     for k in keys:
         vals = [m[k] for m in per_seed.values()]
         if any(v is None for v in vals):
-            out[k], spread[k] = None, None
+            out[k], spreads[k] = None, None
             continue
         out[k] = float(np.mean(vals))
-        spread[k] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-    return {**out, "spread": spread, "per_seed": {str(s): m for s, m in per_seed.items()}}
+        spreads[k] = spread(vals)
+    return {**out, "spread": spreads, "per_seed": {str(s): m for s, m in per_seed.items()}}
 
 
 def _localization(paths: ReportPaths, seeds: list[int]) -> tuple[dict, list[str]]:
