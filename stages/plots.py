@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     write_tables(summary, args.tables)
     write_claims(methods.CLAIMS, summary, args.claims)
     num_val = len(VideoIndex.load(paths.index).split("val"))
-    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val)
+    floor_lr = params.train.lr * params.train.plateau_floor
+    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val, floor_lr)
     write_json(convergence, args.convergence)
     figures = make_figures(paths, args.figures, convergence)
     print(f"summary: {len(summary['models'])} models, {len(summary['localization'])} maps, seeds {seeds}; "

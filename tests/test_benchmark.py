@@ -133,11 +133,23 @@ def test_flow_bench_table_on_tiny_pairs():
     assert table[1].count("|") == len(BENCH_CASES) + 3
 
 
-def test_benchmark_does_not_import_training():
-    code = ("import sys, attdistill.benchmark.speed, attdistill.benchmark.flow; "
-            "print(sorted(m for m in sys.modules if m.startswith('attdistill.training')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.strip() == "[]"
+def test_training_section_times_every_single_input_network_kind_against_its_peaks(tmp_path):
+    from attdistill.benchmark.training_report import network_kinds
+    params = params_with(TINY)
+    r = run_benchmark(params, student=tmp_path / "s.pt", rgb=tmp_path / "r.pt", flow=tmp_path / "f.pt",
+                      frames_dir=tmp_path / "frames", index_path=tmp_path / "index.json", threads=2, device="cpu")
+    t = r["training"]
+    assert set(t["kinds"]) == set(network_kinds()) == {"rgb", "flow", "student"}
+    assert t["threads"] == params.train.threads
+    for row in [*t["kinds"].values(), t["rgb_bf16"]]:
+        c = params.clip
+        assert row["input_shape"][0] == params.train.batch_size and row["input_shape"][2:] == [c.frames, c.crop, c.crop]
+        assert row["clips_per_s"] > 0 and row["gflop_per_step"] > 0
+        for dtype in ("float32", "bfloat16"):
+            peak = row["matmul_peak_gflops"][dtype]
+            assert row["ratio_to_peak"][dtype] == pytest.approx(row["achieved_gflops"] / peak)
+    assert t["kinds"]["flow"]["input_shape"][1] == 2 and t["rgb_bf16"]["autocast"] == "bfloat16"
+    assert t["kinds"]["rgb"]["channels_last"] == params.train.channels_last
 
 
 def test_paper_setting_times_student_rgb_and_two_stream_at_the_profile_shapes(tmp_path, capsys):

@@ -130,3 +130,31 @@ def test_deterministic_forward():
     x = torch.randn(2, 3, 8, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("kernel,stride,size", [(3, 1, (5, 7, 6)), ((1, 3, 3), (1, 2, 2), (4, 9, 10)),
+                                                 (3, 2, (5, 7, 7)), (2, (2, 1, 1), (6, 5, 5)),
+                                                 ((2, 3, 3), (2, 2, 2), (6, 5, 7))])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_maxpool_kernel_padding_equals_zero_padding_on_nonnegative_input(kernel, stride, size, channels_last):
+    # The fast path (the pooling kernel's own -inf padding) must give the zero-padded pytorch-i3d result bit for bit
+    # on x >= 0, for symmetric and asymmetric SAME padding alike; a negative input must take the F.pad path.
+    from attdistill.models.i3d import MaxPool3dSame
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(2, 3, *size))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    fast, slow = MaxPool3dSame(kernel, stride, nonnegative_input=True), MaxPool3dSame(kernel, stride)
+    k, s = fast.kernel_size, fast.stride
+    reference = torch.nn.functional.max_pool3d(torch.nn.functional.pad(x, same_padding(size, k, s)), k, s)
+    assert torch.equal(fast(x), reference) and torch.equal(slow(x), reference)
+    neg = -x - 1.0                                                  # all negative: zero padding wins at the borders
+    ref_neg = torch.nn.functional.max_pool3d(torch.nn.functional.pad(neg, same_padding(size, k, s)), k, s)
+    assert torch.equal(slow(neg), ref_neg)
+
+
+def test_maxpool_kernel_padding_differs_on_negative_input():
+    # why the fast path needs the promise x >= 0: on negative input -inf padding and zero padding disagree
+    x = -torch.rand(1, 1, 3, 4, 4) - 1.0
+    zero_padded = torch.nn.functional.max_pool3d(torch.nn.functional.pad(x, (1, 1, 1, 1, 1, 1)), 3, 1)
+    assert not torch.equal(torch.nn.functional.max_pool3d(x, 3, 1, 1), zero_padded)

@@ -262,7 +262,9 @@ class TrainConfig:
     weight_decay: float
     plateau_patience: int
     plateau_factor: float
+    plateau_floor: float
     nproc: int
+    threads: int
     workers: int
     sync_bn: bool
     amp: bool
@@ -278,7 +280,9 @@ class TrainConfig:
         _check(self.weight_decay >= 0, f"{key}.weight_decay", "must be >= 0")
         _check(self.plateau_patience >= 0, f"{key}.plateau_patience", "must be >= 0")
         _check(0 < self.plateau_factor < 1, f"{key}.plateau_factor", "must be in (0, 1)")
+        _check(0 <= self.plateau_floor <= 1, f"{key}.plateau_floor", "must be in [0, 1] (a fraction of each lr)")
         _check(self.nproc >= 1, f"{key}.nproc", "must be >= 1")
+        _check(self.threads >= 0, f"{key}.threads", "must be >= 0 (0 = this machine's cores / local processes)")
         _check(self.workers >= 0, f"{key}.workers", "must be >= 0")
 
 

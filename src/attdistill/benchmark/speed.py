@@ -12,6 +12,7 @@ from .inference import load_networks, time_inference
 from .inputs import benchmark_input, num_classes
 from .paper import paper_setting
 from .timing import environment, fixed_threads, resolve_device
+from .training_report import training_report
 
 
 def run_benchmark(params: Params, *, student: str | os.PathLike, rgb: str | os.PathLike, flow: str | os.PathLike,
@@ -35,6 +36,7 @@ def run_benchmark(params: Params, *, student: str | os.PathLike, rgb: str | os.P
         ours_times, cv_times = time_flow_code(frames, params.flow, params.benchmark.repeats, dev)
         extra = {} if paper is None or params.benchmark.paper_repeats == 0 else {
             "paper_setting": paper_setting(paper, dev, k, params.benchmark.paper_repeats)}
+    extra["training"] = training_report(params, k, index_path, frames_dir, dev)   # at train.threads
     T = params.clip.frames
     return {
         **environment(dev, threads),
@@ -68,4 +70,8 @@ def format_report(r: dict) -> str:
             f"clips/s; student / two-stream = {r['paper_setting']['ratio']:.1f}x"]),
         f"flow: ours {r['flow']['ours_frames_per_s']:.1f} frames/s vs bare OpenCV "
         f"{r['flow']['opencv_frames_per_s']:.1f} frames/s (ratio {r['flow']['ratio']:.2f})",
+        *[f"training {kind:8s} {row['clips_per_s']:7.1f} clips/s, {row['achieved_gflops']:6.1f} GFLOP/s = "
+          f"{row['ratio_to_peak']['float32']:.2f} of the fp32 matmul peak ({row['matmul_peak_gflops']['float32']:.0f})"
+          for kind, row in {**r.get("training", {}).get("kinds", {}),
+                            "rgb bf16": r.get("training", {}).get("rgb_bf16")}.items() if row],
     ])

@@ -105,7 +105,8 @@ class ClipDataset(Dataset):
                  frames_dir: str | os.PathLike, flow_dir: str | os.PathLike,
                  flow_reversed_dir: str | os.PathLike | None = None,
                  train: bool | None = None, reverse_time: bool = False, reverse_flow: str = "backward",
-                 crops: int = 1, seed: int = 0, cache: bool = False, exclude: Iterable[str] = ()):
+                 crops: int = 1, seed: int = 0, cache: bool = False, exclude: Iterable[str] = (),
+                 middle_clip_only: bool = False):
         if modality not in MODALITIES:
             raise ValueError(f"modality {modality!r} is not valid; valid values: {', '.join(MODALITIES)}")
         if reverse_flow not in REVERSE_FLOWS:
@@ -126,6 +127,7 @@ class ClipDataset(Dataset):
         if reverse_time and reverse_flow == "backward" and "flow" in self.streams and self.flow_reversed_dir is None:
             raise ValueError("reversed-time flow with reverse_flow='backward' needs flow_reversed_dir")
         self.train = (split == "train") if train is None else bool(train)
+        self.middle_clip_only = bool(middle_clip_only)   # test items: only the middle of the clip starts (curves)
         self.reverse_time = bool(reverse_time)
         self.reverse_flow = reverse_flow
         self.crops = crops
@@ -310,6 +312,8 @@ class ClipDataset(Dataset):
 
     def _test_item(self, i: int) -> dict:
         starts = all_clip_starts(self.clip.frames, self.num_frames(i))
+        if self.middle_clip_only:
+            starts = [starts[len(starts) // 2]]
         raw = self._raw_clips(i, starts)
         item: dict = {}
         for key, clips in raw.items():

@@ -115,7 +115,7 @@ class AttentionHead(nn.Module):
         if tau <= 0:
             raise ValueError(f"Gumbel temperature must be > 0, got {tau}")
         self.generation, self.tau = generation, tau
-        self.pool = MaxPool3dSame((2, 3, 3), (2, spatial_stride, spatial_stride))
+        self.pool = MaxPool3dSame((2, 3, 3), (2, spatial_stride, spatial_stride), nonnegative_input=True)  # Mixed_4f >= 0
         # bn_relu=False reads §3.2's "F_A is a linear mapping without a bias term" as covering phi too: the
         # whole head is then one bias-free linear map of the features (a bias would cancel in the softmax anyway)
         self.conv = Unit3D(in_channels, hidden_channels, (1, 3, 3), activation=bn_relu, use_batch_norm=bn_relu)

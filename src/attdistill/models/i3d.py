@@ -93,13 +93,27 @@ def _triple(v: int | Sequence[int]) -> Triple:
 
 
 class MaxPool3dSame(nn.MaxPool3d):
-    """``nn.MaxPool3d`` with TF-"SAME" zero padding computed from the input size (pytorch-i3d's rule)."""
+    """``nn.MaxPool3d`` with TF-"SAME" zero padding computed from the input size (pytorch-i3d's rule).
 
-    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int]) -> None:
+    ``nonnegative_input=True`` promises ``x >= 0`` (every pool of I3D follows a ReLU, a concatenation of ReLU
+    outputs, or another such pool). Then a symmetric SAME padding is left to the pooling kernel itself, which pads
+    with -inf: every window holds at least one real element, all >= 0, so its max equals the max with zero padding,
+    bit for bit, without materialising a padded copy of ``x`` (tests/test_i3d.py). Asymmetric padding, or an input
+    that may be negative, takes the ``F.pad`` path.
+    """
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int],
+                 nonnegative_input: bool = False) -> None:
         super().__init__(_triple(kernel_size), _triple(stride), padding=0)
+        self.nonnegative_input = nonnegative_input
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, T, H, W)
-        return super().forward(F.pad(x, same_padding(x.shape[2:], self.kernel_size, self.stride)))
+        pad = same_padding(x.shape[2:], self.kernel_size, self.stride)
+        front = pad[::-2]   # (t, h, w) front pads
+        if (self.nonnegative_input and pad[0::2] == pad[1::2]
+                and all(p <= k // 2 for p, k in zip(front, self.kernel_size))):
+            return F.max_pool3d(x, self.kernel_size, self.stride, front)
+        return super().forward(F.pad(x, pad))
 
 
 class Unit3D(nn.Module):
@@ -132,6 +146,30 @@ class Unit3D(nn.Module):
         return F.relu(x) if self.activation else x
 
 
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward hands on the gradient in ``x``'s own memory format (dense).
+
+    The backward of ``torch.cat`` along channels gives each branch a strided slice of the output gradient; in
+    channels_last_3d such a slice is not dense, and the CPU batch-norm backward that receives it (through the
+    ReLU) takes a slow generic path: 207 of 1213 ms of a training epoch, against 24 ms when dense (torch.profiler,
+    docs/speed.md). One copy per branch instead."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.memory_format = (torch.channels_last_3d if x.is_contiguous(memory_format=torch.channels_last_3d)
+                             else torch.contiguous_format)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=ctx.memory_format)
+
+
+def dense_grad(x: torch.Tensor) -> torch.Tensor:
+    """``x`` unchanged; its gradient arrives dense (see :class:`_DenseGrad`). A no-op without autograd."""
+    return _DenseGrad.apply(x) if x.requires_grad else x
+
+
 class InceptionModule(nn.Module):
     """Four parallel branches concatenated on channels: 1x1x1 | 1x1x1 -> 3x3x3 | 1x1x1 -> 3x3x3 | pool -> 1x1x1.
 
@@ -146,12 +184,13 @@ class InceptionModule(nn.Module):
         self.b1b = Unit3D(c1a, c1b, 3)
         self.b2a = Unit3D(in_channels, c2a, 1)
         self.b2b = Unit3D(c2a, c2b, 3)
-        self.b3a = MaxPool3dSame(3, 1)
+        self.b3a = MaxPool3dSame(3, 1, nonnegative_input=True)   # x: concatenated ReLU outputs
         self.b3b = Unit3D(in_channels, c3b, 1)
         self.out_channels = c0 + c1b + c2b + c3b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, T, H, W) -> (N, C_out, T, H, W)
-        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
+        branches = [self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))]
+        return torch.cat([dense_grad(b) for b in branches], dim=1)
 
 
 def build_endpoint(name: str, in_channels: int, width: float = 1.0, final_stride: int = 2) -> tuple[nn.Module, int]:
@@ -171,13 +210,13 @@ def build_endpoint(name: str, in_channels: int, width: float = 1.0, final_stride
         c = scaled(192, width)
         return Unit3D(in_channels, c, 3), c
     if name in ("MaxPool3d_2a_3x3", "MaxPool3d_3a_3x3"):
-        return MaxPool3dSame((1, 3, 3), (1, 2, 2)), in_channels
+        return MaxPool3dSame((1, 3, 3), (1, 2, 2), nonnegative_input=True), in_channels   # after a ReLU
     if name == "MaxPool3d_4a_3x3":
-        return MaxPool3dSame(3, 2), in_channels
+        return MaxPool3dSame(3, 2, nonnegative_input=True), in_channels
     if name == "MaxPool3d_5a_2x2":
         if final_stride not in (1, 2):
             raise ValueError(f"final_stride must be 1 or 2, got {final_stride}")
-        return MaxPool3dSame(2, (2, final_stride, final_stride)), in_channels
+        return MaxPool3dSame(2, (2, final_stride, final_stride), nonnegative_input=True), in_channels
     if name in INCEPTION_CHANNELS:
         m = InceptionModule(in_channels, [scaled(c, width) for c in INCEPTION_CHANNELS[name]])
         return m, m.out_channels

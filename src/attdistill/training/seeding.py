@@ -22,6 +22,10 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
+        # Deterministic mode also fills every torch.empty with NaN, to expose reads of uninitialised memory; no op
+        # we use reads it (the same weights come out either way, tests/test_training.py), and the fill costs
+        # 1-8 % of a CPU training step (docs/speed.md).
+        torch.utils.deterministic.fill_uninitialized_memory = False
         torch.backends.cudnn.benchmark = False
 
 
@@ -42,8 +46,9 @@ def set_rng_state(state: dict) -> None:
 
 
 def set_threads(n: int | None = None) -> None:
-    """Use every core of this machine (or ``n``) for intra-op parallelism, split between local processes."""
-    if n is None:
+    """``n`` intra-op threads per process (``train.threads``); ``None`` or 0: this machine's cores split between
+    local processes. A fixed count keeps the arithmetic (and so the weights) independent of the core count."""
+    if not n:
         local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         n = max(1, (os.cpu_count() or 1) // local)
     torch.set_num_threads(n)
