@@ -14,6 +14,7 @@ writes it beside the index; a dataset without boxes names none). Reads params ``
 import argparse
 from pathlib import Path
 
+from attdistill.cli import parse_pairs
 from attdistill.config import add_params_arguments, params_from_cli
 from attdistill.evaluation.localize import localize
 
@@ -30,11 +31,8 @@ def main(argv=None) -> int:
     params = params_from_cli(args)
     if params is None:
         return 2
-    bad = [e for e in args.eval if "=" not in e]
-    if bad:
-        ap.error(f"--eval expects MODEL_ID=DIR, got {', '.join(bad)}")
-    result = localize(dict(e.split("=", 1) for e in args.eval), Path(args.dataset) / "index.json", args.frames, params.localize, args.out,
-                      fps=params.frames.fps, crops=params.evaluate.crops)
+    result = localize(parse_pairs(args.eval, "--eval", "MODEL_ID=DIR"), Path(args.dataset) / "index.json",
+                      args.frames, params.localize, args.out, fps=params.frames.fps, crops=params.evaluate.crops)
     if "note" in result:
         print(f"localize: {result['note']}")
         return 0

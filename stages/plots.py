@@ -2,7 +2,7 @@
 the PNG figures, over every training seed of params ``seeds``.
 
     python stages/plots.py --index I --frames F --eval-data D --eval-reports R --localize L --train-logs T \
-        --teacher M --summary OUT.json --tables DIR --claims OUT.md --convergence OUT.json --figures DIR
+        --summary OUT.json --tables DIR --claims OUT.md --convergence OUT.json --figures DIR
 """
 
 import argparse
@@ -17,7 +17,7 @@ from attdistill.evaluation.paths import ReportPaths
 from attdistill.evaluation.summary import collect_summary, write_json, write_summary
 from attdistill.evaluation.tables import write_tables
 
-INPUTS = ("index", "frames", "eval_data", "eval_reports", "localize", "train_logs", "teacher")
+INPUTS = ("index", "frames", "eval_data", "eval_reports", "localize", "train_logs")
 
 
 def main(argv=None) -> int:
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     floor_lr = params.train.lr * params.train.plateau_floor
     convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val, floor_lr)
     write_json(convergence, args.convergence)
-    figures = make_figures(paths, args.figures, convergence)
+    figures = make_figures(paths, args.figures, convergence, teacher_id=methods.teacher_model_id(params))
     print(f"summary: {len(summary['models'])} models, {len(summary['localization'])} maps, seeds {seeds}; "
           f"{len(figures)} figures; every model converged: {convergence['all_converged']}")
     return 0

@@ -273,6 +273,14 @@ def _fixture_module():
 M = _fixture_module()
 
 
+def record_runs(monkeypatch) -> list:
+    """Every command the archive module runs through subprocess.run, in order (the commands still run)."""
+    calls: list = []
+    real_run = A.subprocess.run
+    monkeypatch.setattr(A.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    return calls
+
+
 def only_tools(monkeypatch, tmp_path: Path, *tools: str) -> Path:
     """Make ``tools`` (links to the real ones) the only programs on PATH."""
     bindir = tmp_path / "only-bin"
@@ -334,9 +342,7 @@ def test_hmdb51_solid_rar_of_solid_and_plain_rars(tmp_path, monkeypatch):
 @needs_unar
 def test_solid_rar_goes_through_the_tool_once(tmp_path, monkeypatch):
     only_tools(monkeypatch, tmp_path, "unar")
-    calls = []
-    real_run = A.subprocess.run
-    monkeypatch.setattr(A.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    calls = record_runs(monkeypatch)
     extract(FIXTURES / "rar3_compressed_solid.rar", tmp_path / "out")
     assert len(calls) == 1 and calls[0][0] == "unar" and calls[0][-1] == str(FIXTURES / "rar3_compressed_solid.rar")
 
@@ -344,9 +350,7 @@ def test_solid_rar_goes_through_the_tool_once(tmp_path, monkeypatch):
 @needs_bsdtar
 def test_bsdtar_reads_non_solid_compressed_rar_in_one_pass(tmp_path, monkeypatch):
     only_tools(monkeypatch, tmp_path, "bsdtar")
-    calls = []
-    real_run = A.subprocess.run
-    monkeypatch.setattr(A.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    calls = record_runs(monkeypatch)
     out = tmp_path / "out"
     extract(FIXTURES / "rar3_compressed.rar", out)
     assert tree(out) == M.expected("rar3_compressed.rar")

@@ -123,7 +123,7 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
 def report_paths(reports: Path, data: Path, models: Path) -> ReportPaths:
     return ReportPaths(index=data / "raw" / "index.json", frames=data / "frames", eval_data=data / "eval",
                        eval_reports=reports / "eval", localize=reports / "localize", train_logs=reports / "train",
-                       teacher=models / "teacher", seed=0)
+                       seed=0)
 
 
 def convergence(paths: ReportPaths) -> dict:
@@ -137,7 +137,7 @@ def test_make_figures_writes_every_figure(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", FigureWarning)   # a complete tree gives no warning at all
         paths = report_paths(reports, data, models)
-        files = make_figures(paths, out, convergence(paths))
+        files = make_figures(paths, out, convergence(paths), teacher_id="flow-prob-atten")
     names = sorted(p.name for p in files)
     assert names == sorted(["accuracy_vs_epochs.png", "confusion_matrices.png", "localization_pr.png",
                             "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png",
@@ -147,7 +147,7 @@ def test_make_figures_writes_every_figure(tmp_path):
         img = mpimg.imread(p)
         assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0.01   # a real, non-blank picture
     # deterministic: the same inputs draw the same attention figure
-    again = make_figures(paths, tmp_path / "figs2", convergence(paths))
+    again = make_figures(paths, tmp_path / "figs2", convergence(paths), teacher_id="flow-prob-atten")
     a = mpimg.imread(out / "attention_00_disc_left.png")
     b = mpimg.imread(tmp_path / "figs2" / "attention_00_disc_left.png")
     assert len(again) == len(files) and np.array_equal(a, b)
@@ -159,7 +159,8 @@ def test_missing_input_skips_only_that_figure(tmp_path):
         f.unlink()
     (data / "eval" / "distill" / "s0" / "maps.npz").unlink()
     with pytest.warns(FigureWarning) as rec:
-        files = make_figures(report_paths(reports, data, models), tmp_path / "figs")
+        files = make_figures(report_paths(reports, data, models), tmp_path / "figs",
+                             teacher_id="flow-prob-atten")
     names = {p.name for p in files}
     assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png"}   # no convergence
     text = " ".join(str(w.message) for w in rec)
@@ -171,7 +172,8 @@ def test_missing_series_is_left_out_with_a_warning(tmp_path):
     (reports / "eval" / "distill" / "s0" / "metrics.json").unlink()
     (reports / "eval" / "rgb-prob-atten" / "s0" / "confusion.json").unlink()
     with pytest.warns(FigureWarning) as rec:
-        files = make_figures(report_paths(reports, data, models), tmp_path / "figs")
+        files = make_figures(report_paths(reports, data, models), tmp_path / "figs",
+                             teacher_id="flow-prob-atten")
     assert {"accuracy_vs_epochs.png", "confusion_matrices.png"} <= {p.name for p in files}
     text = " ".join(str(w.message) for w in rec)
     assert "distill/s0/metrics.json" in text and "rgb-prob-atten/s0/confusion.json" in text
@@ -179,7 +181,8 @@ def test_missing_series_is_left_out_with_a_warning(tmp_path):
 
 def test_empty_tree_writes_nothing_and_does_not_raise(tmp_path):
     with pytest.warns(FigureWarning):
-        files = make_figures(report_paths(tmp_path / "r", tmp_path / "d", tmp_path / "m"), tmp_path / "f")
+        files = make_figures(report_paths(tmp_path / "r", tmp_path / "d", tmp_path / "m"), tmp_path / "f",
+                             teacher_id="flow-prob-atten")
     assert files == []
 
 

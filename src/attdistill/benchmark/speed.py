@@ -11,7 +11,8 @@ from .flow import flow_report, time_flow_code
 from .inference import load_networks, time_inference
 from .inputs import benchmark_input, num_classes
 from .paper import paper_setting
-from .timing import environment, fixed_threads, resolve_device
+from ..models.files import resolve_device
+from .timing import environment, fixed_threads
 from .training_report import training_report
 
 
@@ -72,6 +73,5 @@ def format_report(r: dict) -> str:
         f"{r['flow']['opencv_frames_per_s']:.1f} frames/s (ratio {r['flow']['ratio']:.2f})",
         *[f"training {kind:8s} {row['clips_per_s']:7.1f} clips/s, {row['achieved_gflops']:6.1f} GFLOP/s = "
           f"{row['ratio_to_peak']['float32']:.2f} of the fp32 matmul peak ({row['matmul_peak_gflops']['float32']:.0f})"
-          for kind, row in {**r.get("training", {}).get("kinds", {}),
-                            "rgb bf16": r.get("training", {}).get("rgb_bf16")}.items() if row],
+          for kind, row in {**r["training"]["kinds"], "rgb bf16": r["training"]["rgb_bf16"]}.items()],
     ])

@@ -13,13 +13,6 @@ import numpy as np
 import torch
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; any other value as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def sync(device: torch.device) -> None:
     """Wait for queued GPU work (a no-op on the CPU), so that a timer stops after the work it times."""
     if device.type == "cuda":

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .timing import device_name, fixed_threads, sync
+from .timing import device_name, fixed_threads, sync, time_repeats
 
 LossFn = Callable[[Any], torch.Tensor]
 
@@ -92,22 +92,13 @@ def loader_seconds(loader: Iterable, batches: int) -> list[float]:
     return out
 
 
-def _time_block(step: Callable[[], object], steps: int, device: torch.device) -> float:
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return (time.perf_counter() - t0) / steps
-
-
 def _interleaved(step: Callable[[], object], steps: int, repeats: int, matmul_size: int, matmul_repeats: int,
                  device: torch.device) -> tuple[list[float], dict[str, list[float]]]:
     """Seconds per step of each block, and the fp32 / bf16 matmul peaks measured right after each block."""
     step_s: list[float] = []
     peaks: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     for _ in range(repeats):
-        step_s.append(_time_block(step, steps, device))
+        step_s.append(time_repeats(step, steps, 1, device, warmup=0)[0] / steps)
         for name in peaks:
             peaks[name].append(matmul_gflops(getattr(torch, name), matmul_size, matmul_repeats, device))
     return step_s, peaks

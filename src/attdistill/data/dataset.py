@@ -64,7 +64,7 @@ from torch.utils.data import Dataset
 from ..config import AugmentConfig, ClipConfig
 from . import transforms as TF
 from .index import SPLITS, VideoIndex, VideoRecord
-from .packs import Pack, PackError
+from .packs import Pack, PackError, pack_path
 
 MODALITIES: tuple[str, ...] = ("rgb", "flow", "rgb+flow")
 REVERSE_FLOWS: tuple[str, ...] = ("backward", "negate")
@@ -159,12 +159,12 @@ class ClipDataset(Dataset):
         """Pack path per source: "rgb" and/or "flow" (the reversed-flow pack when reading it backward)."""
         out = {}
         if "rgb" in self.streams:
-            out["rgb"] = self.frames_dir / f"{video_id}.pack"
+            out["rgb"] = pack_path(self.frames_dir, video_id)
         if "flow" in self.streams:
             if self.reverse_time and self.reverse_flow == "backward":
-                out["flow"] = self.flow_reversed_dir / f"{video_id}.pack"
+                out["flow"] = pack_path(self.flow_reversed_dir, video_id)
             else:
-                out["flow"] = self.flow_dir / f"{video_id}.pack"
+                out["flow"] = pack_path(self.flow_dir, video_id)
         return out
 
     def _check_files(self) -> None:
@@ -173,7 +173,7 @@ class ClipDataset(Dataset):
             return
         hint = ("the frames/flow stages list the videos they could not process in reports/data/frames_skipped.json "
                 "and reports/data/flow_skipped.json: pass those ids as exclude=..., or re-run the stage")
-        if self.reverse_time and self.reverse_flow == "backward" and self.flow_reversed_dir is not None and any(self.flow_reversed_dir in p.parents
+        if self.reverse_time and self.reverse_flow == "backward" and any(self.flow_reversed_dir in p.parents
                                                                          for p in missing):
             hint += ("; reversed flow packs exist only when the flow stage ran with flow.reverse=backward "
                      "(use reverse_flow='negate' for the approximation)")

@@ -29,9 +29,9 @@ from .. import methods
 from ..config import Params
 from ..data.dataset import ClipDataset
 from ..data.index import VideoIndex
-from ..data.packs import Pack
+from ..data.packs import Pack, pack_path
 from ..data.skips import skipped_ids
-from ..models.files import load_frozen
+from ..models.files import load_frozen, resolve_device
 from .metrics import accuracy_metrics, late_fusion
 from .scoring import Scores, score_dataset
 
@@ -92,12 +92,6 @@ def write_reports(out_dir: Path, metrics: dict, confusion: list[dict] | None = N
         (out_dir / "confusion.json").write_text(json.dumps(confusion) + "\n")
 
 
-def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def load_for_test(model_id: str, paths: EvalPaths, dev: torch.device):
     """The frozen model, its file, and the teachers its test-time forward still needs (role -> module)."""
     spec = methods.get(model_id)
@@ -113,7 +107,7 @@ def load_for_test(model_id: str, paths: EvalPaths, dev: torch.device):
 def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str = "auto",
                    progress: bool = False) -> dict:
     """Score ``paths.model`` on the test split, normal and reversed time; write its outputs."""
-    dev = _device(device)
+    dev = resolve_device(device)
     spec, model, obj, teachers = load_for_test(model_id, paths, dev)
     index = VideoIndex.load(paths.index)
     if obj["classes"] != index.classes:
@@ -133,7 +127,7 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str 
     metrics.update({"num_videos": len(normal.video_ids), "num_clips": int(len(normal.clip_video)),
                     "crops": params.evaluate.crops})
     save_scores(paths.data_out / "scores.npz", normal, rev)
-    with Pack(paths.frames / f"{normal.video_ids[0]}.pack") as p:
+    with Pack(pack_path(paths.frames, normal.video_ids[0])) as p:
         hw = (p.height, p.width)
     save_maps(paths.data_out / "maps.npz", normal, params.clip.frames, hw)
     write_reports(paths.reports, metrics, confusion_rows(normal.probs, normal.labels, index.classes))

@@ -40,17 +40,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from .. import methods  # noqa: E402
 from ..visualize import attention_panel, save_figure  # noqa: E402
 from .convergence import read_tsv  # noqa: E402  (the dvclive reader the figures share)
 from .paths import ReportPaths  # noqa: E402
 
-# Rows of the attention figure: (label, model id, branch of maps_<branch> in data/eval/<id>/maps.npz).
-ATTENTION_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("Ours appearance", "distill", "appearance"),
-    ("Ours motion", "distill", "motion"),
-    ("Soft-Atten RGB", "rgb-soft-atten", "main"),
-    ("Soft-Atten Flow", "flow-soft-atten", "main"),
-)
+# Rows of the attention figure: the learned maps of Table 4 as the registry declares them, (label, model id,
+# branch of maps_<branch> in data/eval/<id>/maps.npz).
+ATTENTION_ROWS: tuple[tuple[str, str, str], ...] = tuple(
+    (row.label, *methods.localization_maps()[row.key]) for _, row in methods.table_rows("table4")
+    if row.key in methods.localization_maps())
 CURVE_IDS: tuple[str, ...] = ("rgb-prob-atten", "distill")
 MAX_ATTENTION_VIDEOS = 6
 
@@ -165,7 +164,7 @@ def choose_videos(video_ids: list[str], labels: np.ndarray, reverse_map: list[in
 def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
     """Paper Fig. 2 / 3 for a few test videos: one PNG per video, maps of the student and of Soft-Atten."""
     from ..data.dataset import clip_indices
-    from ..data.packs import Pack, PackError
+    from ..data.packs import Pack, PackError, pack_path
 
     main_maps, main_scores = paths.eval_dir("distill") / "maps.npz", paths.eval_dir("distill") / "scores.npz"
     for p in (main_maps, main_scores):
@@ -204,12 +203,12 @@ def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
             _warn(f"attention figures: {vid} has no maps in {main_maps}; skipped")
             continue
         start = int(dm["clip_start"][np.flatnonzero(dm["clip_video"] == vpos)].min())
-        pack_path = paths.frames / f"{vid}.pack"
+        pack = pack_path(paths.frames, vid)
         try:
-            with Pack(pack_path) as pk:
+            with Pack(pack) as pk:
                 frames = pk.read(clip_indices(start, T, len(pk))[0].tolist())   # as the evaluate stage
         except (PackError, OSError) as exc:
-            _warn(f"attention figure of {vid} skipped: cannot read {pack_path} ({exc})")
+            _warn(f"attention figure of {vid} skipped: cannot read {pack} ({exc})")
             continue
         if crops > 1:  # maps cover the centre square crop (MMAction2 ThreeCrop order: start, centre, end)
             from ..data.transforms import crop, three_crop_boxes
@@ -384,26 +383,9 @@ def convergence_figure(paths: ReportPaths, out_dir: Path, report: dict) -> list[
     return [out]
 
 
-def _teacher_id(paths: ReportPaths) -> str:
-    """The Table-1 flow model the teacher was selected from (models/teacher/model.pt meta), else flow-prob-atten."""
-    path = paths.teacher_file()
-    if path.exists():
-        try:
-            import torch
-
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-            src = obj.get("meta", {}).get("selected_from", "")
-            if src:
-                return Path(src).parent.parent.name
-            return f"flow-{obj['arch']['attention']}"
-        except Exception:  # an unreadable teacher only changes which confusion matrix is drawn
-            pass
-    return "flow-prob-atten"
-
-
-def confusion_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
-    """Row-normalised confusion matrices of distill, rgb-prob-atten and the flow teacher, side by side."""
-    ids = ["distill", "rgb-prob-atten", _teacher_id(paths)]
+def confusion_figure(paths: ReportPaths, out_dir: Path, teacher_id: str) -> list[Path]:
+    """Row-normalised confusion matrices of distill, rgb-prob-atten and the flow teacher (``teacher_id``)."""
+    ids = ["distill", "rgb-prob-atten", teacher_id]
     loaded = []
     for mid in dict.fromkeys(ids):
         path = paths.report_dir(mid) / "confusion.json"
@@ -448,9 +430,11 @@ def confusion_figure(paths: ReportPaths, out_dir: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------- entry point
-def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | None = None) -> list[Path]:
+def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | None = None, *,
+                 teacher_id: str) -> list[Path]:
     """Draw every figure whose inputs exist; returns the PNG files written (see the module docstring).
-    ``convergence``: the report of :func:`attdistill.evaluation.convergence.convergence_report`."""
+    ``convergence``: the report of :func:`attdistill.evaluation.convergence.convergence_report`; ``teacher_id``:
+    the teacher's Table-1 model (:func:`attdistill.methods.teacher_model_id` of the run's params)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = (
@@ -458,7 +442,7 @@ def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | No
         ("localisation PR curves", lambda: pr_figure(paths, out_dir)),
         ("training curves", lambda: training_figure(paths, out_dir)),
         ("accuracy vs epochs", lambda: accuracy_epochs_figure(paths, out_dir)),
-        ("confusion matrices", lambda: confusion_figure(paths, out_dir)),
+        ("confusion matrices", lambda: confusion_figure(paths, out_dir, teacher_id)),
         ("convergence", lambda: convergence_figure(paths, out_dir, convergence or {})),
     )
     written: list[Path] = []

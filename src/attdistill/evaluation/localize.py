@@ -60,7 +60,6 @@ best-F1 points), :func:`write_results` (write: ``metrics.json`` and the curves' 
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +74,7 @@ from ..data.dataset import clip_indices
 from ..data.index import VideoIndex
 from ..data.packs import Pack, pack_path
 from ..visualize import slice_for_frame
+from .paths import write_json
 
 PRIOR = "prior"   # the "model" of the maps generated here, not read
 _PRIORS: dict[str, tuple[str, str]] = {"center-prior": (PRIOR, "center"), "uniform": (PRIOR, "uniform")}
@@ -410,10 +410,10 @@ def _unscored(frames_evaluated: int, note: str) -> dict:
             "note": note}
 
 
-def score_maps(loaded: dict[str, MapsFile | None], frames: FrameBoxes, cfg: LocalizeConfig,
-               max_points: int) -> tuple[dict[str, dict], dict[str, PRCurve]]:
-    """({map id: best-F1 point and frames_evaluated, or null values and a note}, {map id: PR curve of at most
-    ``max_points`` points}) for every map id of :data:`MAP_SOURCES` whose model was loaded, every required one."""
+def score_maps(loaded: dict[str, MapsFile | None], frames: FrameBoxes,
+               cfg: LocalizeConfig) -> tuple[dict[str, dict], dict[str, PRCurve]]:
+    """({map id: best-F1 point and frames_evaluated, or null values and a note}, {map id: its full PR curve})
+    for every map id of :data:`MAP_SOURCES` whose model was loaded, every required one."""
     required = model_ids(REQUIRED_MAPS)
     reference = next((loaded[m] for m in required if loaded.get(m) is not None), None)
     if reference is None:
@@ -433,7 +433,7 @@ def score_maps(loaded: dict[str, MapsFile | None], frames: FrameBoxes, cfg: Loca
             continue
         curve = evaluate_maps(slice_maps, t)
         result[map_id] = {**curve.best(), "frames_evaluated": t.frames_evaluated}
-        curves[map_id] = curve.subsample(max_points)
+        curves[map_id] = curve
     return result, curves
 
 
@@ -449,13 +449,6 @@ def write_curve(path: Path, curve: PRCurve, max_points: int = MAX_PLOT_POINTS) -
             wr.writerow([f"{r:.6g}", f"{p:.6g}", f"{t:.6g}"])
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def write_results(out_dir: Path, result: dict, curves: dict[str, PRCurve], max_points: int) -> None:
     """``out_dir/pr/<map id>.csv`` for each curve (old ones removed first), then ``out_dir/metrics.json``."""
     pr_dir = out_dir / "pr"
@@ -464,7 +457,7 @@ def write_results(out_dir: Path, result: dict, curves: dict[str, PRCurve], max_p
             old.unlink()
     for map_id, curve in curves.items():
         write_curve(pr_dir / f"{map_id}.csv", curve, max_points)
-    _write_json(out_dir / "metrics.json", result)
+    write_json(result, out_dir / "metrics.json")
 
 
 # --------------------------------------------------------------------------------------------- stage
@@ -495,6 +488,6 @@ def localize(eval_dirs: dict[str, str | os.PathLike], index_path: str | os.PathL
     if not boxes_path.exists():
         raise FileNotFoundError(f"{boxes_path}: boxes file named by {index_path} not found")
     frames = FrameBoxes(B.load(boxes_path), frames_dir, fps, cfg)
-    result, curves = score_maps(load_maps(eval_dirs), frames, cfg, max_points)
+    result, curves = score_maps(load_maps(eval_dirs), frames, cfg)
     write_results(out_dir, result, curves, max_points)
     return result

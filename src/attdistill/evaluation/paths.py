@@ -6,8 +6,19 @@ the seed matrices of dvc.yaml write them.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def write_json(obj: dict, out: str | os.PathLike) -> None:
+    """Write a JSON report atomically (a reader never sees half a file)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, out)
 
 
 @dataclass(frozen=True)
@@ -18,7 +29,6 @@ class ReportPaths:
     eval_reports: Path       # <id>/s<seed>/metrics.json and confusion.json of the evaluate stages
     localize: Path           # s<seed>/metrics.json and s<seed>/pr/*.csv of the localize stages
     train_logs: Path         # <id>/s<seed>/ dvclive folders of the training stages
-    teacher: Path            # s<seed>/model.pt: the selected teacher of each seed
     seed: int = 0            # the seed whose single-run figures (maps, confusion, PR curves) are drawn
 
     @classmethod
@@ -36,6 +46,3 @@ class ReportPaths:
 
     def localize_dir(self, seed: int | None = None) -> Path:
         return self.localize / f"s{self.seed if seed is None else seed}"
-
-    def teacher_file(self, seed: int | None = None) -> Path:
-        return self.teacher / f"s{self.seed if seed is None else seed}" / "model.pt"

@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import methods
 from ..config import ACTOR_KINDS, MOTION_PAIRS
-from .paths import ReportPaths
+from .paths import ReportPaths, write_json
 
 MODEL_IDS: tuple[str, ...] = methods.MODEL_IDS
 # The maps of Table 4 (declared as table4 rows of their models) and the centre prior it compares them with.
@@ -200,10 +200,3 @@ def write_summary(summary: dict, out: str | os.PathLike) -> None:
     write_json(summary, out)
 
 
-def write_json(obj: dict, out: str | os.PathLike) -> None:
-    """Write a JSON report atomically (a reader never sees half a file)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, out)

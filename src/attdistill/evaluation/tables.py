@@ -93,7 +93,8 @@ def _ours(table: str) -> dict[str, tuple[str, str]]:
 
 def _extra_rows(table: str, paper_labels) -> list[tuple[str, str, str]]:
     """(label, id, note) of our declared rows that the paper's table does not have, in registry order."""
-    return [(label, mid, note) for label, (mid, note) in _ours(table).items() if label not in set(paper_labels)]
+    shown = set(paper_labels)          # once: ``paper_labels`` may be a generator
+    return [(label, mid, note) for label, (mid, note) in _ours(table).items() if label not in shown]
 
 
 # --------------------------------------------------------------------------------------------- tables

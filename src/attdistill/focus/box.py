@@ -39,8 +39,7 @@ def box_sums(saliency: torch.Tensor, side: int) -> torch.Tensor:
     if saliency.dim() != 3:
         raise ValueError(f"saliency maps must be (N, H, W), got shape {tuple(saliency.shape)}")
     n, h, w = saliency.shape
-    if not 1 <= side <= min(h, w):
-        raise ValueError(f"box side {side} does not fit a {h}x{w} map")
+    _check_side(h, w, side)
     s = saliency.detach().to(torch.float64)
     integral = torch.zeros(n, h + 1, w + 1, dtype=torch.float64, device=s.device)
     integral[:, 1:, 1:] = s.cumsum(1).cumsum(2)

@@ -16,6 +16,7 @@ from .registry import Claim, FusionSpec, ModelSpec, Quantity, Row, Teacher
 MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS)
 FUSIONS: tuple[FusionSpec, ...] = distillation.FUSIONS
 CLAIMS: tuple[Claim, ...] = distillation.CLAIMS
+teacher_model_id = distillation.teacher_model_id        # params -> the Table-1 flow model used as the teacher
 
 TRAINED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS)
 EVALUATED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS if m.evaluated)   # scored on the test split
@@ -63,5 +64,6 @@ def localization_maps() -> dict[str, tuple[str, str]]:
 
 _check_unique()
 
-__all__ = ["CLAIMS", "Claim", "EVALUATED_IDS", "Quantity", "FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS", "MODEL_IDS", "ModelSpec", "Row", "TRAINED_IDS",
-           "Teacher", "get", "get_fusion", "localization_maps", "table_rows"]
+__all__ = ["CLAIMS", "Claim", "EVALUATED_IDS", "Quantity", "FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS",
+           "MODEL_IDS", "ModelSpec", "Row", "TRAINED_IDS", "Teacher", "get", "get_fusion", "localization_maps",
+           "table_rows", "teacher_model_id"]

@@ -58,16 +58,9 @@ def feature_distill_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: P
 
 
 def reference_loss(out: NetOutput, target: torch.Tensor, t_out: dict, p: Params):
-    """Supplement control: CE (+ λ2 · Eq. 3's prior on its own appearance map for prob-atten)."""
-    ce = L.classification_loss(out, target, p.distill.ce)
-    total, terms = ce, {"ce": float(ce.detach())}
-    if out.attention == "prob-atten":
-        log_a = out.log_maps["appearance"]
-        lam2 = L.lambda2_auto(log_a) if p.distill.lambda2 == "auto" else float(p.distill.lambda2)
-        prior = L.kl_to_uniform(log_a)
-        total = total + lam2 * prior
-        terms["prior"] = float(prior.detach())
-    return total, terms
+    """Supplement control: CE (+ λ2 · Eq. 3's prior on its own appearance map for prob-atten). It is the student's
+    Eq. 8 without the distillation term: the motion branch pools with the given map and predicts none."""
+    return L.student_loss(out, target, None, lambda2=p.distill.lambda2, ce_mode=p.distill.ce)
 
 
 def reference_forward(model, batch: dict, t_out: dict) -> NetOutput:
@@ -114,14 +107,15 @@ FEATURE_DISTILL = ModelSpec(
     id="feature-distill", description="MARS-style feature distillation from the frozen flow-none network",
     stage="feature_distill", network="rgb", attention=fixed_attention("none"), input="rgb",
     loss=feature_distill_loss, teachers=(Teacher("teacher", "flow-none", "flow"),),
-    sections=("distill.lambda2", "feature_distill"),
+    sections=("feature_distill",),
     rows=(Row("table2", "MARS", "MARS-style feature distillation on our I3D"),
           Row("table5", "(ours only) feature distillation")))
 
 REFERENCE_ATTENTION = ModelSpec(
     id="reference-attention", description="supplement control: the flow teacher's motion map given at train and test",
     stage="reference_attention", network="reference", attention=main_attention, input="rgb", loss=reference_loss,
-    teachers=(Teacher("teacher", "teacher", "flow", at_test=True),), sections=("attention", "distill.lambda2"),
+    teachers=(Teacher("teacher", "teacher", "flow", at_test=True),),
+    sections=("attention", "distill.lambda2", "distill.ce"),
     rows=(Row("table2", "Reference attention (supplement control)",
               "the flow teacher's map, also at test"),
           Row("table5", "(ours only) reference attention")),
@@ -132,8 +126,13 @@ def _two_stream(p: Params) -> tuple[str, ...]:
     return ("rgb-none", "flow-none")
 
 
+def teacher_model_id(p: Params) -> str:
+    """The Table-1 flow model the ``teacher`` stage selects: the flow network with the main ``attention``."""
+    return f"flow-{p.attention}"
+
+
 def _distill_flow(p: Params) -> tuple[str, ...]:
-    return ("distill", f"flow-{p.attention}")
+    return ("distill", teacher_model_id(p))
 
 
 TWO_STREAM = FusionSpec(

@@ -18,6 +18,13 @@ from ..config import ModelConfig
 from .networks import build_model
 
 
+def resolve_device(device: str) -> torch.device:
+    """Where a model runs: ``"auto"`` -> cuda when available, else cpu; any other value as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

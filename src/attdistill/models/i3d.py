@@ -88,6 +88,13 @@ def same_padding(size: Sequence[int], kernel: Triple, stride: Triple) -> tuple[i
     return tuple(pads)
 
 
+def symmetric_padding(pad: Sequence[int]) -> tuple[int, int, int] | None:
+    """The (t, h, w) padding per side when a :func:`same_padding` result is symmetric (every stride-1 odd kernel,
+    and some strided ones), so that a convolution or pooling kernel can pad by itself; ``None`` otherwise."""
+    fronts, backs = tuple(pad[0::2]), tuple(pad[1::2])    # (w, h, t)
+    return fronts[::-1] if fronts == backs else None      # type: ignore[return-value]
+
+
 def _triple(v: int | Sequence[int]) -> Triple:
     return (v, v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
 
@@ -109,10 +116,9 @@ class MaxPool3dSame(nn.MaxPool3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, T, H, W)
         pad = same_padding(x.shape[2:], self.kernel_size, self.stride)
-        front = pad[::-2]   # (t, h, w) front pads
-        if (self.nonnegative_input and pad[0::2] == pad[1::2]
-                and all(p <= k // 2 for p, k in zip(front, self.kernel_size))):
-            return F.max_pool3d(x, self.kernel_size, self.stride, front)
+        sym = symmetric_padding(pad) if self.nonnegative_input else None
+        if sym is not None and all(p <= k // 2 for p, k in zip(sym, self.kernel_size)):
+            return F.max_pool3d(x, self.kernel_size, self.stride, sym)
         return super().forward(F.pad(x, pad))
 
 
@@ -135,39 +141,16 @@ class Unit3D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, T, H, W) -> (N, C_out, T', H', W')
         pad = same_padding(x.shape[2:], self.kernel_shape, self.stride)
-        if pad[0::2] == pad[1::2]:
-            # Symmetric SAME padding (every stride-1 odd kernel): let the convolution zero-pad by itself.
-            # Same arithmetic as F.pad + conv, without materialising a padded copy.
-            x = F.conv3d(x, self.conv3d.weight, self.conv3d.bias, self.stride, pad[::-2])
+        sym = symmetric_padding(pad)
+        if sym is not None:
+            # Symmetric SAME padding: let the convolution zero-pad by itself. Same arithmetic as F.pad + conv,
+            # without materialising a padded copy.
+            x = F.conv3d(x, self.conv3d.weight, self.conv3d.bias, self.stride, sym)
         else:
             x = self.conv3d(F.pad(x, pad))
         if hasattr(self, "bn"):
             x = self.bn(x)
         return F.relu(x) if self.activation else x
-
-
-class _DenseGrad(torch.autograd.Function):
-    """Identity whose backward hands on the gradient in ``x``'s own memory format (dense).
-
-    The backward of ``torch.cat`` along channels gives each branch a strided slice of the output gradient; in
-    channels_last_3d such a slice is not dense, and the CPU batch-norm backward that receives it (through the
-    ReLU) takes a slow generic path: 207 of 1213 ms of a training epoch, against 24 ms when dense (torch.profiler,
-    docs/speed.md). One copy per branch instead."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        ctx.memory_format = (torch.channels_last_3d if x.is_contiguous(memory_format=torch.channels_last_3d)
-                             else torch.contiguous_format)
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad.contiguous(memory_format=ctx.memory_format)
-
-
-def dense_grad(x: torch.Tensor) -> torch.Tensor:
-    """``x`` unchanged; its gradient arrives dense (see :class:`_DenseGrad`). A no-op without autograd."""
-    return _DenseGrad.apply(x) if x.requires_grad else x
 
 
 class InceptionModule(nn.Module):
@@ -189,8 +172,7 @@ class InceptionModule(nn.Module):
         self.out_channels = c0 + c1b + c2b + c3b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, T, H, W) -> (N, C_out, T, H, W)
-        branches = [self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))]
-        return torch.cat([dense_grad(b) for b in branches], dim=1)
+        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
 
 
 def build_endpoint(name: str, in_channels: int, width: float = 1.0, final_stride: int = 2) -> tuple[nn.Module, int]:

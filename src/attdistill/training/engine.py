@@ -2,7 +2,8 @@
 (:class:`attdistill.methods.registry.ModelSpec`).
 
 Paper §3.6: SGD with momentum 0.9, weight decay, dropout, learning rate divided by 10 "when the loss starts to
-saturate" (``ReduceLROnPlateau`` on the epoch's training loss), batch norm on. Around that:
+saturate" (``ReduceLROnPlateau``; here on the validation loss, down to ``train.plateau_floor`` x each group's
+starting lr), batch norm on. Around that:
 
 * **Validation** — every epoch on the validation split (groups carved from the official training list; the test
   split is never seen here): top-1, mean class accuracy and loss of the middle clip of each video. The plateau
@@ -16,7 +17,8 @@ saturate" (``ReduceLROnPlateau`` on the epoch's training loss), batch norm on. A
   data augmentation drawn from (seed, epoch, item): the same config trains to identical weights.
 * **Distributed** — under ``torchrun --nproc_per_node N``: DDP (gloo on CPU, NCCL on GPU), DistributedSampler,
   optional SyncBatchNorm; ``train.batch_size`` is the global batch; only rank 0 writes.
-* **GPU** — bf16 autocast and channels_last_3d when on a GPU; optional ``torch.compile``.
+* **Speed** — channels_last_3d (``train.channels_last``, CPU and GPU), ``train.threads`` intra-op threads, bf16
+  autocast on a GPU (``train.amp``); optional ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -289,7 +291,7 @@ def _middle_clips(ds: ClipDataset, batch_size: int):
     items, labels = [], []
     for i in range(len(ds)):
         it = ds[i]
-        items.append({key: it[key][len(it[key]) // 2] for key in ("rgb", "flow") if key in it})
+        items.append({key: it[key][0] for key in ("rgb", "flow") if key in it})   # its only clip
         labels.append(it["label"])
         if len(items) == batch_size or i == len(ds) - 1:
             yield {k: torch.stack([x[k] for x in items]) for k in items[0]}, labels

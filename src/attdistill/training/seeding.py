@@ -45,10 +45,15 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def set_threads(n: int | None = None) -> None:
+def thread_count(n: int | None = None) -> int:
     """``n`` intra-op threads per process (``train.threads``); ``None`` or 0: this machine's cores split between
     local processes. A fixed count keeps the arithmetic (and so the weights) independent of the core count."""
-    if not n:
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        n = max(1, (os.cpu_count() or 1) // local)
-    torch.set_num_threads(n)
+    if n:
+        return n
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, (os.cpu_count() or 1) // local)
+
+
+def set_threads(n: int | None = None) -> None:
+    """Use :func:`thread_count` ``(n)`` threads for intra-op parallelism."""
+    torch.set_num_threads(thread_count(n))

@@ -1,6 +1,6 @@
 """Old and new training side by side, in one run: the same model, data and epochs trained by two commits.
 
-    python stages/compare_speed.py --old 8f6433b --model rgb-prob-atten --epochs 6 \
+    python scripts/compare_speed.py --old 8f6433b --model rgb-prob-atten --epochs 6 \
         --index data/raw/index.json --frames data/frames --flow data/flow --work /tmp/speed-compare \
         [--new-set KEY=VALUE ...] [--old-set KEY=VALUE ...]
 
@@ -22,6 +22,9 @@ import tarfile
 import time
 from pathlib import Path
 
+from attdistill.data.index import VideoIndex
+from attdistill.evaluation.convergence import read_tsv
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,12 +40,7 @@ def export_commit(commit: str, dest: Path) -> Path:
 
 
 def epoch_times(live: Path) -> list[float]:
-    rows = (live / "plots" / "metrics" / "epoch_time_s.tsv").read_text().splitlines()[1:]
-    return [float(r.split("\t")[-1]) for r in rows]
-
-
-def train_clips(index: Path) -> int:
-    return sum(1 for v in json.loads(index.read_text())["videos"] if v["split"] == "train")
+    return [float(t) for t in read_tsv(live / "plots" / "metrics" / "epoch_time_s.tsv")[1]]
 
 
 def run_side(name: str, tree: Path, args, sets: list[str], out: Path) -> dict:
@@ -77,7 +75,7 @@ def main(argv=None) -> int:
     if args.work.exists() and any(args.work.iterdir()):
         ap.error(f"--work {args.work} is not empty")
     old_tree = export_commit(args.old, args.work / "old")
-    clips = train_clips(args.index)
+    clips = len(VideoIndex.load(args.index).split("train"))
     sides = {"old": run_side("old", old_tree, args, args.old_set, args.work / "runs"),
              "new": run_side("new", ROOT, args, args.new_set, args.work / "runs")}
     for side in sides.values():
