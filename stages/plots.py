@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     write_claims(methods.CLAIMS, summary, args.claims)
     num_val = len(VideoIndex.load(paths.index).split("val"))
     floor_lr = params.train.lr * params.train.plateau_floor
-    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val, floor_lr)
+    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val, floor_lr,
+                                     params.train.schedule)
     write_json(convergence, args.convergence)
     figures = make_figures(paths, args.figures, convergence, teacher_id=methods.teacher_model_id(params))
     print(f"summary: {len(summary['models'])} models, {len(summary['localization'])} maps, seeds {seeds}; "

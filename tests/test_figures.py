@@ -200,6 +200,22 @@ def test_convergence_criterion():
     assert late["not_rising"] and not late["at_floor"] and not late["converged"]
 
 
+def test_convergence_criterion_under_the_cosine_schedule():
+    """Cosine ends at its floor by construction: only the last epoch's lr is checked, and the fitted line decides."""
+    e = 8
+    lr = 0.01 + 0.99 * (1 + np.cos(np.pi * np.arange(1, e + 1) / e)) / 2          # engine.make_scheduler's curve
+    flat = run_convergence(np.array([0.1, 0.4, 0.6, 0.7, 0.70, 0.75, 0.65, 0.75]), lr, num_val=20, floor_lr=0.01,
+                           schedule="cosine")
+    assert flat["at_floor"] and flat["converged"] and flat["schedule"] == "cosine"
+    # the same lr under the plateau reading is not at the floor over the window
+    assert not run_convergence(np.full(e, 0.5), lr, num_val=20, floor_lr=0.01)["at_floor"]
+    rising = run_convergence(np.linspace(0.1, 0.8, e), lr, num_val=20, floor_lr=0.01, schedule="cosine")
+    assert rising["at_floor"] and not rising["not_rising"] and not rising["converged"]
+    # a cosine run cut short (lr above the floor at its last epoch) has not annealed
+    short = run_convergence(np.full(e - 2, 0.5), lr[:-2], num_val=20, floor_lr=0.01, schedule="cosine")
+    assert short["not_rising"] and not short["at_floor"] and not short["converged"]
+
+
 def test_convergence_report_lists_every_model_and_missing_logs(tmp_path):
     reports, data, models = make_tree(tmp_path)
     paths = report_paths(reports, data, models)

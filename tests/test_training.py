@@ -14,7 +14,7 @@ import torch
 from attdistill.models.files import atomic_save, load_model_file
 from attdistill import methods
 from attdistill.models.files import load_frozen, model_from_file
-from attdistill.training.engine import Interrupted, TrainPaths, train
+from attdistill.training.engine import Interrupted, TrainPaths, make_scheduler, step_schedule, train
 from attdistill.training.teacher import select_teacher
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -89,6 +89,37 @@ def test_interrupted_and_resumed_run_is_bit_identical(tiny):
     # a finished run's checkpoint is not resumed: a rerun trains from scratch (same result, fresh history)
     again = train("flow-prob-atten", p, part)
     assert [h["epoch"] for h in again["history"]] == [1, 2, 3]
+
+
+def _schedule_lrs(schedule: str, losses: list[float], **train_overrides) -> list[list[float]]:
+    """The lr of both parameter groups after each epoch, for validation losses ``losses``."""
+    tp = tiny_params(**{"train.schedule": schedule, "train.epochs": len(losses), "train.lr": 0.1,
+                        "train.plateau_floor": 0.01, **{f"train.{k}": v for k, v in train_overrides.items()}}).train
+    opt = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1},
+                           {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1.0}], lr=0.1)
+    sched, out = make_scheduler(opt, tp), []
+    for loss in losses:
+        opt.step()
+        step_schedule(sched, loss)
+        out.append([g["lr"] for g in opt.param_groups])
+    return out
+
+
+def test_cosine_schedule_anneals_every_group_to_its_floor():
+    lrs = _schedule_lrs("cosine", [1.0] * 8)
+    assert lrs[-1] == pytest.approx([0.1 * 0.01, 1.0 * 0.01])               # ends at floor x each group's lr
+    assert lrs[3] == pytest.approx([0.1 * (0.01 + 0.99 * 0.5), 1.0 * (0.01 + 0.99 * 0.5)])   # half way: mid lr
+    assert all(a[0] > b[0] for a, b in zip(lrs, lrs[1:]))                 # monotone, whatever the loss does
+
+
+def test_plateau_schedule_threshold_floor_and_patience():
+    flat = [1.0, 0.999, 0.998, 0.997, 0.996, 0.995, 0.994, 0.993]          # 0.1 % better every epoch
+    # torch's default threshold (1e-4 relative) counts every epoch as an improvement: no cut
+    assert _schedule_lrs("plateau", flat, plateau_patience=1, plateau_threshold=1e-4)[-1] == pytest.approx([0.1, 1.0])
+    # a 1 % threshold does not: a cut after every patience + 1 epochs, stopping at the floor
+    cut = _schedule_lrs("plateau", flat, plateau_patience=1, plateau_threshold=0.01)
+    assert [round(g[0], 6) for g in cut] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001]
+    assert cut[-1] == pytest.approx([0.001, 0.01])
 
 
 def test_resume_ignores_checkpoint_of_another_config(tiny):

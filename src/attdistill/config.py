@@ -260,9 +260,11 @@ class TrainConfig:
     attention_lr_mult: float
     momentum: float
     weight_decay: float
+    schedule: Literal["plateau", "cosine"]
     plateau_patience: int
     plateau_factor: float
     plateau_floor: float
+    plateau_threshold: float
     nproc: int
     threads: int
     workers: int
@@ -281,6 +283,8 @@ class TrainConfig:
         _check(self.plateau_patience >= 0, f"{key}.plateau_patience", "must be >= 0")
         _check(0 < self.plateau_factor < 1, f"{key}.plateau_factor", "must be in (0, 1)")
         _check(0 <= self.plateau_floor <= 1, f"{key}.plateau_floor", "must be in [0, 1] (a fraction of each lr)")
+        _check(0 <= self.plateau_threshold < 1, f"{key}.plateau_threshold",
+               "must be in [0, 1) (a relative improvement of the validation loss)")
         _check(self.nproc >= 1, f"{key}.nproc", "must be >= 1")
         _check(self.threads >= 0, f"{key}.threads", "must be >= 0 (0 = this machine's cores / local processes)")
         _check(self.workers >= 0, f"{key}.workers", "must be >= 0")

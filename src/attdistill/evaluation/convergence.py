@@ -3,10 +3,14 @@
 A run (one model, one seed) of E epochs has **converged** when both hold over the last quarter of its epochs,
 ``[ceil(3E/4), E]``:
 
-1. **the plateau schedule is at its floor**: the learning rate of every epoch of the window is the schedule's
-   floor (``train.lr x train.plateau_floor``), so the optimizer takes only small steps there; and
+1. **the schedule has annealed to its floor** (``train.lr x train.plateau_floor``). For ``train.schedule:
+   plateau`` the lr of every epoch of the window is the floor: the plateau rule has seen the validation loss
+   saturate twice before the window starts. For ``cosine`` the lr reaches the floor at the last epoch by
+   construction, so this part cannot fail there and the second part carries the test; and
 2. **validation top-1 is not rising**: the least-squares line through the window's validation top-1 (middle clip of
-   every validation video, logged every epoch) rises by at most one video (``1 / N_val``) across the window.
+   every validation video, logged every epoch) rises by at most one video (``1 / N_val``) across the window. Under
+   the cosine schedule the window's lr falls from 0.15 to ``plateau_floor`` x lr, so a model that is still learning
+   when the schedule anneals shows up as a rising line.
 
 The second test is on a fitted line, not on ``max - min``: with 48 validation videos the curve of a run whose
 weights have stopped changing still moves by 2-3 videos from epoch to epoch (batch-norm running statistics and
@@ -40,23 +44,27 @@ def read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return steps[order], values[order]
 
 
-def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: float) -> dict:
-    """The criterion on one validation top-1 curve (one value per epoch), its lr curve and the schedule's floor."""
+def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: float,
+                    schedule: str = "plateau") -> dict:
+    """The criterion on one validation top-1 curve (one value per epoch), its lr curve, the schedule's floor and
+    the schedule's name (``plateau``: the whole window at the floor; ``cosine``: the last epoch)."""
     epochs = len(curve)
     start = math.ceil(3 * epochs / 4)                 # 1-based first epoch of the last quarter
     tail, tail_lr = curve[start - 1:], lr[start - 1:]
     rise = float(np.polyfit(np.arange(len(tail)), tail, 1)[0] * (len(tail) - 1)) if len(tail) > 1 else 0.0
-    at_floor = bool(np.all(tail_lr <= floor_lr * (1 + 1e-6)))
+    at_floor = bool(np.all((tail_lr if schedule == "plateau" else lr[-1:]) <= floor_lr * (1 + 1e-6)))
     flat = rise <= 1.0 / num_val + 1e-12
-    cuts = int(np.sum(lr[1:] < lr[:-1] * (1 - 1e-9))) if len(lr) > 1 else 0
+    # plateau: how often the rule cut the lr; a cosine schedule lowers it every epoch, so no count there
+    cuts = int(np.sum(lr[1:] < lr[:-1] * (1 - 1e-9))) if len(lr) > 1 and schedule == "plateau" else None
     return {"epochs": epochs, "window": [start, epochs], "rise": rise, "tolerance": 1.0 / num_val,
             "moved": float(tail.max() - tail.min()), "at_floor": at_floor, "not_rising": flat,
             "converged": at_floor and flat, "lr_cuts": cuts, "final_lr": float(lr[-1]), "floor_lr": floor_lr,
+            "schedule": schedule,
             "curve": [float(v) for v in curve]}
 
 
 def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int], num_val: int,
-                       floor_lr: float) -> dict:
+                       floor_lr: float, schedule: str = "plateau") -> dict:
     """{"criterion", "num_val", "models": {id: {"converged", "per_seed": {seed: run}}}, "all_converged"} for
     every trained model with logs (a model without logs is listed under "missing")."""
     models, missing = {}, []
@@ -68,10 +76,12 @@ def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int
                 missing.append(f"{mid}/s{seed}")
                 continue
             per_seed[str(seed)] = run_convergence(read_tsv(base / "val" / "top1.tsv")[1],
-                                                  read_tsv(base / "lr.tsv")[1], num_val, floor_lr)
+                                                  read_tsv(base / "lr.tsv")[1], num_val, floor_lr, schedule)
         if per_seed:
             models[mid] = {"converged": all(r["converged"] for r in per_seed.values()), "per_seed": per_seed}
-    return {"criterion": "over the last quarter of epochs the lr is at the plateau schedule's floor and the "
-                         "least-squares line of validation top-1 rises by at most one video (1/N_val)",
+    floor = ("over the last quarter of epochs the lr is at the plateau schedule's floor" if schedule == "plateau"
+             else "the cosine schedule ends at its floor")
+    return {"criterion": f"{floor}, and over the last quarter of epochs the least-squares line of validation top-1 "
+                         "rises by at most one video (1/N_val)", "schedule": schedule,
             "num_val": num_val, "models": models, "missing": missing,
             "all_converged": bool(models) and not missing and all(m["converged"] for m in models.values())}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import shutil
 import sys
 import time
@@ -85,7 +86,7 @@ class Run:
     teachers: dict[str, nn.Module]
     teacher_digest: dict[str, str]
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     fingerprint: str
     per_rank: int
     channels_last: bool
@@ -148,6 +149,30 @@ def make_optimizer(model: nn.Module, tp) -> torch.optim.Optimizer:
 
 
 # ------------------------------------------------------------------------------------------------ building
+def make_scheduler(optimizer: torch.optim.Optimizer, tp) -> torch.optim.lr_scheduler.LRScheduler:
+    """``train.schedule``. ``plateau`` (paper §3.6): lr x ``plateau_factor`` when the validation loss has not
+    improved by a relative ``plateau_threshold`` for ``plateau_patience`` epochs, down to ``plateau_floor`` x each
+    group's starting lr. ``cosine``: every model the same curve, lr_e = lr (f + (1 - f) (1 + cos(pi e / E)) / 2)
+    after epoch e of E, f = ``plateau_floor``, so the last epoch ends at the floor (the convergence criterion
+    reads the floor)."""
+    if tp.schedule == "cosine":
+        f, epochs = tp.plateau_floor, tp.epochs
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda e: f + (1 - f) * (1 + math.cos(math.pi * min(e, epochs) / epochs)) / 2)
+    floors = [g["lr"] * tp.plateau_floor for g in optimizer.param_groups]
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=tp.plateau_factor,
+                                                      patience=tp.plateau_patience, min_lr=floors,
+                                                      threshold=tp.plateau_threshold, threshold_mode="rel")
+
+
+def step_schedule(scheduler: torch.optim.lr_scheduler.LRScheduler, val_loss: float) -> None:
+    """One scheduler step per epoch; only the plateau rule reads the validation loss."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(val_loss)
+    else:
+        scheduler.step()
+
+
 def build_data(spec: ModelSpec, params: Params, paths: TrainPaths) -> tuple[VideoIndex, ClipDataset, ClipDataset]:
     """The index, the training split (augmented) and the validation split of the per-epoch curves."""
     index = VideoIndex.load(paths.index)
@@ -209,10 +234,7 @@ def build_run(model_id: str, params: Params, paths: TrainPaths) -> Run:
     # Different Gumbel/dropout noise per rank, still a pure function of (seed, rank).
     torch.manual_seed(params.seed * 1000 + env.rank + 1)
     optimizer = make_optimizer(model, tp)
-    # the floor: every group stops at plateau_floor x its own starting lr (the convergence criterion reads it)
-    floors = [g["lr"] * tp.plateau_floor for g in optimizer.param_groups]
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=tp.plateau_factor,
-                                                           patience=tp.plateau_patience, min_lr=floors)
+    scheduler = make_scheduler(optimizer, tp)
     fp = fingerprint({**spec.fingerprint_config(params), "teachers": digests, "world_size": env.world_size})
     return Run(spec, params, env, index, train_ds, val_ds, model, net, teachers, digests, optimizer, scheduler, fp,
                tp.batch_size // env.world_size, channels_last)
@@ -367,7 +389,7 @@ def train(model_id: str, params: Params, paths: TrainPaths, *, stop_after: int |
         val = validate(run)      # every rank validates (cheap); averaged, so every rank's scheduler takes one step
         logs.update(all_reduce_mean(run.env, {"val/top1": val["top1"], "val/mean_class": val["mean_class"],
                                               "val/loss": val["loss"]}))
-        run.scheduler.step(logs["val/loss"])
+        step_schedule(run.scheduler, logs["val/loss"])
         logs["lr"] = run.optimizer.param_groups[0]["lr"]
         logs["epoch_time_s"] = time.time() - t0
         run.history.append({"epoch": epoch + 1, **logs})
