@@ -16,7 +16,6 @@ cost.
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 
 from attdistill.cli import parse_teachers
 from attdistill.data.index import VideoIndex
-from attdistill.evaluation.convergence import read_tsv
+from attdistill.evaluation.convergence import read_tsv, window_start
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def last_quarter_mean(live: Path) -> float:
     """Mean validation top-1 over the last quarter of the epochs of one run's dvclive curves."""
     top1 = read_tsv(live / "plots" / "metrics" / "val" / "top1.tsv")[1]
-    return float(np.mean(top1[math.ceil(3 * len(top1) / 4) - 1:]))
+    return float(np.mean(top1[window_start(len(top1)) - 1:]))
 
 
 def train_once(model: str, epochs: int, args, run: Path) -> float:

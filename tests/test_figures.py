@@ -128,7 +128,7 @@ def report_paths(reports: Path, data: Path, models: Path) -> ReportPaths:
 
 def convergence(paths: ReportPaths) -> dict:
     return convergence_report(paths, ["distill", "rgb-prob-atten", "rgb-none", "flow-prob-atten"], [0], num_val=20,
-                              floor_lr=1e-3)
+                              floor_lr=1e-3, schedule="plateau")
 
 
 def test_make_figures_writes_every_figure(tmp_path):
@@ -189,14 +189,17 @@ def test_empty_tree_writes_nothing_and_does_not_raise(tmp_path):
 def test_convergence_criterion():
     """Converged when, over the last quarter, the lr is at the floor and the fitted val top-1 line rises <= 1 video."""
     lr = np.array([1, 1, 1, .1, .1, .01, .01, .01])
-    flat = run_convergence(np.array([0.1, 0.4, 0.6, 0.7, 0.70, 0.75, 0.65, 0.75]), lr, num_val=20, floor_lr=0.01)
+    flat = run_convergence(np.array([0.1, 0.4, 0.6, 0.7, 0.70, 0.75, 0.65, 0.75]), lr, num_val=20, floor_lr=0.01,
+                           schedule="plateau")
     assert flat["window"] == [6, 8] and flat["moved"] == pytest.approx(0.10) and flat["rise"] == pytest.approx(0.0)
     assert flat["at_floor"] and flat["not_rising"] and flat["converged"]
     assert flat["lr_cuts"] == 2 and flat["final_lr"] == pytest.approx(0.01)
-    rising = run_convergence(np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), lr, num_val=20, floor_lr=0.01)
+    rising = run_convergence(np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), lr, num_val=20, floor_lr=0.01,
+                             schedule="plateau")
     assert rising["at_floor"] and not rising["converged"] and rising["rise"] == pytest.approx(0.2)
     # flat curve but the lr reached its floor only in the last epoch: still learning by the schedule's account
-    late = run_convergence(np.full(8, 0.5), np.array([1, 1, 1, 1, 1, .1, .1, .01]), num_val=20, floor_lr=0.01)
+    late = run_convergence(np.full(8, 0.5), np.array([1, 1, 1, 1, 1, .1, .1, .01]), num_val=20, floor_lr=0.01,
+                           schedule="plateau")
     assert late["not_rising"] and not late["at_floor"] and not late["converged"]
 
 
@@ -208,7 +211,7 @@ def test_convergence_criterion_under_the_cosine_schedule():
                            schedule="cosine")
     assert flat["at_floor"] and flat["converged"] and flat["schedule"] == "cosine"
     # the same lr under the plateau reading is not at the floor over the window
-    assert not run_convergence(np.full(e, 0.5), lr, num_val=20, floor_lr=0.01)["at_floor"]
+    assert not run_convergence(np.full(e, 0.5), lr, num_val=20, floor_lr=0.01, schedule="plateau")["at_floor"]
     rising = run_convergence(np.linspace(0.1, 0.8, e), lr, num_val=20, floor_lr=0.01, schedule="cosine")
     assert rising["at_floor"] and not rising["not_rising"] and not rising["converged"]
     # a cosine run cut short (lr above the floor at its last epoch) has not annealed
@@ -219,6 +222,7 @@ def test_convergence_criterion_under_the_cosine_schedule():
 def test_convergence_report_lists_every_model_and_missing_logs(tmp_path):
     reports, data, models = make_tree(tmp_path)
     paths = report_paths(reports, data, models)
-    r = convergence_report(paths, ["distill", "rgb-none", "mfr"], [0], num_val=20, floor_lr=1e-3)
+    r = convergence_report(paths, ["distill", "rgb-none", "mfr"], [0], num_val=20, floor_lr=1e-3,
+                           schedule="plateau")
     assert set(r["models"]) == {"distill", "rgb-none"} and r["missing"] == ["mfr/s0"]
     assert r["models"]["distill"]["converged"] and not r["all_converged"]       # mfr has no logs

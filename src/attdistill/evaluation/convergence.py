@@ -44,12 +44,16 @@ def read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return steps[order], values[order]
 
 
-def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: float,
-                    schedule: str = "plateau") -> dict:
+def window_start(epochs: int) -> int:
+    """The 1-based first epoch of the last quarter of ``epochs``: the criterion's window is ``[start, epochs]``."""
+    return math.ceil(3 * epochs / 4)
+
+
+def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: float, schedule: str) -> dict:
     """The criterion on one validation top-1 curve (one value per epoch), its lr curve, the schedule's floor and
     the schedule's name (``plateau``: the whole window at the floor; ``cosine``: the last epoch)."""
     epochs = len(curve)
-    start = math.ceil(3 * epochs / 4)                 # 1-based first epoch of the last quarter
+    start = window_start(epochs)
     tail, tail_lr = curve[start - 1:], lr[start - 1:]
     rise = float(np.polyfit(np.arange(len(tail)), tail, 1)[0] * (len(tail) - 1)) if len(tail) > 1 else 0.0
     at_floor = bool(np.all((tail_lr if schedule == "plateau" else lr[-1:]) <= floor_lr * (1 + 1e-6)))
@@ -64,7 +68,7 @@ def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: f
 
 
 def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int], num_val: int,
-                       floor_lr: float, schedule: str = "plateau") -> dict:
+                       floor_lr: float, schedule: str) -> dict:
     """{"criterion", "num_val", "models": {id: {"converged", "per_seed": {seed: run}}}, "all_converged"} for
     every trained model with logs (a model without logs is listed under "missing")."""
     models, missing = {}, []
