@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from attdistill.benchmark.speed import format_report, run_benchmark
 from attdistill.config import add_params_arguments, params_from_cli
+from attdistill.profile import with_profile
 
 
 def main(argv=None) -> int:
@@ -38,14 +39,7 @@ def main(argv=None) -> int:
     params = params_from_cli(args)
     if params is None:
         return 2
-    paper = None
-    if args.paper_profile:
-        import yaml
-
-        from attdistill.config import params_from_dict
-        from attdistill.profile import deep_merge
-
-        paper = params_from_dict(deep_merge(params.to_dict(), yaml.safe_load(Path(args.paper_profile).read_text())))
+    paper = with_profile(params, args.paper_profile) if args.paper_profile else None
     report = run_benchmark(params, student=args.student, rgb=args.rgb, flow=args.flow, frames_dir=args.frames,
                            index_path=args.index, threads=args.threads, device=args.device, paper=paper)
     out = Path(args.out)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from attdistill.data.packs import write_pack
-from attdistill.evaluation.figures import FigureWarning, best_f1, choose_videos, make_figures
+from attdistill.evaluation.figures import (MASK_ROWS, FigureWarning, best_f1, choose_videos, make_figures,
+                                          mask_figures)
 from attdistill.evaluation.convergence import convergence_report, run_convergence
 from attdistill.evaluation.paths import ReportPaths
 from attdistill.visualize import attention_panel, overlay, slice_for_frame
@@ -92,7 +93,8 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
     clip_start = np.tile([0, 2], 4)
     probs = rng.dirichlet(np.ones(4), 4).astype(np.float32)
     for mid, branches in (("distill", ("appearance", "motion")), ("rgb-soft-atten", ("main",)),
-                          ("flow-soft-atten", ("main",))):
+                          ("flow-soft-atten", ("main",)), ("w3", ("Mixed_5c", "Mixed_3c")),
+                          ("cbam", ("Mixed_5c", "Mixed_3c"))):
         d = data / "eval" / mid / "s0"
         d.mkdir(parents=True)
         np.savez_compressed(d / "maps.npz", video_ids=np.array(vids), clip_video=clip_video, clip_start=clip_start,
@@ -120,6 +122,21 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
     return reports, data, models
 
 
+W3_MASKS = [f"w3_masks_{i:02d}_{c}.png" for i, c in enumerate(CLASSES)]   # one test video per class
+
+
+def test_w3_mask_figure_shows_both_models_masks_on_five_frames(tmp_path):
+    reports, data, models = make_tree(tmp_path)
+    files = mask_figures(report_paths(reports, data, models), tmp_path / "figs")
+    assert [p.name for p in files] == W3_MASKS
+    assert len(MASK_ROWS) == 4 and {m for _, m, _ in MASK_ROWS} == {"w3", "cbam"}
+    img = mpimg.imread(files[0])          # 4 rows (w3, cbam) x (Mixed_5c, Mixed_3c), 5 frame columns: wide
+    assert img.shape[1] > img.shape[0] and img.std() > 0.01
+    (data / "eval" / "cbam" / "s0" / "maps.npz").unlink()           # CBAM missing: W3's rows alone
+    with_w3_only = mask_figures(report_paths(reports, data, models), tmp_path / "figs2")
+    assert len(with_w3_only) == 4 and mpimg.imread(with_w3_only[0]).shape[0] < img.shape[0]
+
+
 def report_paths(reports: Path, data: Path, models: Path) -> ReportPaths:
     return ReportPaths(index=data / "raw" / "index.json", frames=data / "frames", eval_data=data / "eval",
                        eval_reports=reports / "eval", localize=reports / "localize", train_logs=reports / "train",
@@ -141,7 +158,7 @@ def test_make_figures_writes_every_figure(tmp_path):
     names = sorted(p.name for p in files)
     assert names == sorted(["accuracy_vs_epochs.png", "confusion_matrices.png", "localization_pr.png",
                             "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png",
-                            "convergence.png"])
+                            "convergence.png", *W3_MASKS])
     for p in files:
         assert p.exists() and p.parent == out
         img = mpimg.imread(p)
@@ -162,7 +179,8 @@ def test_missing_input_skips_only_that_figure(tmp_path):
         files = make_figures(report_paths(reports, data, models), tmp_path / "figs",
                              teacher_id="flow-prob-atten")
     names = {p.name for p in files}
-    assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png"}   # no convergence
+    assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png",   # no convergence
+                     *W3_MASKS}
     text = " ".join(str(w.message) for w in rec)
     assert "maps.npz" in text and "localize" in text
 

@@ -241,7 +241,7 @@ def test_localize_end_to_end(tmp_path):
     res = run_localize(root, cfg, out)
     assert set(res) >= set(LOCALIZATION_IDS) | {"uniform", "prob-atten-rgb"}
     assert set(LOCALIZATION_IDS) == set(REQUIRED_MAPS)
-    assert "soft-res-rgb" not in res and "mfr-motion" not in res          # no maps: optional ids left out
+    assert "soft-res-rgb" not in res and "distill-mfr-motion" not in res          # no maps: optional ids left out
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == res
     # clips start at 0 and 7 (8 frames): frames 0..7 and 7..14, of which 0..11 are annotated -> 8 + 5 per video

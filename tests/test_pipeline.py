@@ -87,7 +87,12 @@ def test_full_dag_writes_the_output_contract(tiny_repo):
         assert 0.0 <= summary["localization"][lid]["f1"] <= 1.0
     for t in range(1, 6):
         assert (root / "reports" / "tables" / f"table{t}.md").stat().st_size > 0
+    for t in range(5, 9):                                       # the W3 paper's tables
+        assert "(paper)" in (root / "reports" / "tables" / f"w3_table{t}.md").read_text()
+    assert summary["flops"]["ours"]["i3d"] < summary["flops"]["ours"]["w3"]
+    assert {"w3-mixed5c", "w3-mixed3c", "cbam-mixed5c", "cbam-mixed3c"} <= set(summary["localization"])
     assert any((root / "reports" / "figures").glob("attention_*.png"))
+    assert any((root / "reports" / "figures").glob("w3_masks_*.png"))
     assert json.loads((root / "reports" / "speed.json").read_text())["ratio"] > 0
 
 
@@ -107,8 +112,9 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
         changed = set(json.loads(status[status.index("{"):]))
     finally:
         params.write_text(before)
-    assert {"teacher@0", "distill@0", "mfr@0", "reference_attention@0"} <= changed
-    assert not changed & {"download", "frames", "flow", "feature_distill@0"}
+    assert {"teacher@0", "distill@0", "distill_mfr@0", "reference_attention@0"} <= changed
+    assert not changed & {"download", "frames", "flow", "feature_distill@0", "w3_mfr@0", "cbam_mfr@0"}
+    assert not any(s.startswith("w3_stage1@") for s in changed)
     assert not any(s.startswith("baselines@") for s in changed)
 
 

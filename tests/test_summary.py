@@ -35,8 +35,9 @@ def summarise(root: Path, dataset: str = "synthetic", index: bool = True, out: P
     return s
 
 DESIGN_MODEL_IDS = {"rgb-none", "rgb-soft-atten", "rgb-soft-res", "rgb-prob-atten", "flow-none", "flow-soft-atten",
-                    "flow-soft-res", "flow-prob-atten", "distill", "feature-distill", "reference-attention", "mfr",
-                    "two-stream", "distill+flow", "distill+flow-none"}
+                    "flow-soft-res", "flow-prob-atten", "distill", "feature-distill", "reference-attention",
+                    "distill-mfr", "two-stream", "distill+flow", "distill+flow-none",
+                    "w3", "w3-no-mfr", "w3-no-afr", "w3-no-sa", "w3-no-ta", "cbam", "cbam-mfr"}
 CLASSES = [f"{k}_{m}" for k in ("disc", "square") for m in ("left", "right", "toward", "away", "cw", "ccw")]
 
 
@@ -109,8 +110,9 @@ def test_summary_has_the_contract_keys(tmp_path):
 
 def test_summary_missing_file_is_named(tmp_path):
     root = _reports(tmp_path)
-    (root / "reports" / "eval" / "mfr" / "s1" / "metrics.json").unlink()
-    with pytest.raises(FileNotFoundError, match=re.escape(str(Path("eval") / "mfr" / "s1" / "metrics.json"))):
+    (root / "reports" / "eval" / "distill-mfr" / "s1" / "metrics.json").unlink()
+    with pytest.raises(FileNotFoundError,
+                       match=re.escape(str(Path("eval") / "distill-mfr" / "s1" / "metrics.json"))):
         summarise(root, index=False, out=root / "s.json")
     assert not (root / "s.json").exists()
     root = _reports(tmp_path / "b")
@@ -171,8 +173,8 @@ def test_tables_show_paper_numbers_and_ours_as_mean_and_spread(tmp_path):
     for label, (u, h) in paper.TABLE2:
         assert label in t2 and f"{u:.1f} | {h:.1f}" in t2
     assert "95.1 | 71.6" in t2                                    # reference-attention control (supplement)
-    for mid in ("rgb-none", "feature-distill", "distill", "reference-attention", "two-stream", "distill+flow", "mfr",
-                "distill+flow-none"):
+    for mid in ("rgb-none", "feature-distill", "distill", "reference-attention", "two-stream", "distill+flow",
+                "distill-mfr", "distill+flow-none"):
         assert f"| {ours(mid, 'mean_class')} |" in t2
     t3 = text["table3.md"]
     assert "46.7 / 75.9" in t3 and "53.7 / 82.5" in t3 and "48.8 / 71.6" in t3

@@ -142,7 +142,7 @@ def teachers(tiny):
     return tiny / "modelsT"
 
 
-@pytest.mark.parametrize("model_id", ["feature-distill", "reference-attention", "mfr"])
+@pytest.mark.parametrize("model_id", ["feature-distill", "reference-attention", "distill-mfr", "w3", "cbam-mfr"])
 def test_distillation_recipes_train_and_leave_teachers_untouched(tiny, teachers, model_id):
     spec = methods.get(model_id)
     files = {t.role: teachers / t.model / "model.pt" for t in spec.teachers}   # models/<teacher id>/model.pt

@@ -320,6 +320,17 @@ class MFRConfig:
 
 
 @dataclass(frozen=True)
+class W3Config:
+    """The W3 module's readings of what its paper leaves open (papers/001 §3.1; docs/equations.md "W3")."""
+
+    reduction: int           # r of the per-frame channel MLP (hidden size max(1, C // r))
+    depthwise: bool          # per-channel 1-D temporal convolutions (Eq. 4) | C -> C ones
+
+    def validate(self, key: str) -> None:
+        _check(self.reduction >= 1, f"{key}.reduction", "must be >= 1")
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     crops: Literal[1, 3]
 
@@ -364,6 +375,7 @@ class Params:
     distill: DistillConfig
     feature_distill: FeatureDistillConfig
     mfr: MFRConfig
+    w3: W3Config
     evaluate: EvaluateConfig
     localize: LocalizeConfig
     benchmark: BenchmarkConfig

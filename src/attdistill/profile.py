@@ -57,6 +57,11 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def with_profile(params: Params, profile: str | Path) -> Params:
+    """``params`` with a profile file (``profiles/paper.yaml``) merged over it, validated."""
+    return params_from_dict(deep_merge(params.to_dict(), yaml.safe_load(Path(profile).read_text())))
+
+
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")

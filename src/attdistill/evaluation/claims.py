@@ -73,7 +73,8 @@ def claims_table(claims: tuple[Claim, ...], summary: dict) -> str:
             "every seed and the mean gap exceeds its spread; **not shown**: a positive mean gap within the spread, "
             "or a seed that disagrees; **does not hold**: the mean gap is <= 0; with a single seed there is no "
             "spread and no verdict (**one seed: higher / not higher**). Paper numbers are on real data "
-            "(UCF101 split 1 / THUMOS'13): compare directions, not sizes.")
+            "(UCF101 split 1 / THUMOS'13 for the main paper, Something-Something V1 for W3): compare directions, not "
+            "sizes.")
     return "\n\n".join(["# Claims of the papers on the embedded benchmark", "\n".join(lines), note]) + "\n"
 
 

@@ -16,6 +16,9 @@ file                                      what it shows (and what it reads)
 ``accuracy_vs_epochs.png``                test mean class accuracy per epoch of rgb-prob-atten and distill, chance
                                           level, final multi-clip accuracy (``reports/eval/<id>/metrics.json``): does
                                           distillation change the end point, or only the speed of learning?
+``w3_masks_<k>_<class>.png``              the W3 paper's qualitative figure: W3's and CBAM's spatial masks (stage
+                                          masks Mixed_3c and Mixed_5c) on 5 evenly sampled frames of a test clip
+                                          (``data/eval/{w3,cbam}/maps.npz``, ``data/eval/w3/scores.npz``)
 ``confusion_matrices.png``                row-normalised confusion matrices of distill, rgb-prob-atten and the flow
                                           teacher (``reports/eval/<id>/confusion.json``)
 ========================================  ==========================================================================
@@ -161,11 +164,28 @@ def choose_videos(video_ids: list[str], labels: np.ndarray, reverse_map: list[in
     return [min(groups[k], key=lambda i: video_ids[i]) for k in keys]
 
 
-def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
-    """Paper Fig. 2 / 3 for a few test videos: one PNG per video, maps of the student and of Soft-Atten."""
+def clip_frames(paths: ReportPaths, vid: str, start: int, T: int, crops: int) -> np.ndarray | None:
+    """The (T, H, W, 3) frames of the clip the evaluate stage scored (its centre square crop when it took 3 crops);
+    None, with a warning, when the pack cannot be read."""
     from ..data.dataset import clip_indices
     from ..data.packs import Pack, PackError, pack_path
 
+    pack = pack_path(paths.frames, vid)
+    try:
+        with Pack(pack) as pk:
+            frames = pk.read(clip_indices(start, T, len(pk))[0].tolist())   # as the evaluate stage
+    except (PackError, OSError) as exc:
+        _warn(f"attention figure of {vid} skipped: cannot read {pack} ({exc})")
+        return None
+    if crops > 1:  # maps cover the centre square crop (MMAction2 ThreeCrop order: start, centre, end)
+        from ..data.transforms import crop, three_crop_boxes
+
+        frames = crop(frames, three_crop_boxes(frames.shape[1], frames.shape[2])[1])
+    return frames
+
+
+def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
+    """Paper Fig. 2 / 3 for a few test videos: one PNG per video, maps of the student and of Soft-Atten."""
     main_maps, main_scores = paths.eval_dir("distill") / "maps.npz", paths.eval_dir("distill") / "scores.npz"
     for p in (main_maps, main_scores):
         if not p.exists():
@@ -203,17 +223,9 @@ def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
             _warn(f"attention figures: {vid} has no maps in {main_maps}; skipped")
             continue
         start = int(dm["clip_start"][np.flatnonzero(dm["clip_video"] == vpos)].min())
-        pack = pack_path(paths.frames, vid)
-        try:
-            with Pack(pack) as pk:
-                frames = pk.read(clip_indices(start, T, len(pk))[0].tolist())   # as the evaluate stage
-        except (PackError, OSError) as exc:
-            _warn(f"attention figure of {vid} skipped: cannot read {pack} ({exc})")
+        frames = clip_frames(paths, vid, start, T, crops)
+        if frames is None:
             continue
-        if crops > 1:  # maps cover the centre square crop (MMAction2 ThreeCrop order: start, centre, end)
-            from ..data.transforms import crop, three_crop_boxes
-
-            frames = crop(frames, three_crop_boxes(frames.shape[1], frames.shape[2])[1])
         maps = {}
         for label, mid, branch in ATTENTION_ROWS:
             if mid in loaded:
@@ -430,6 +442,50 @@ def confusion_figure(paths: ReportPaths, out_dir: Path, teacher_id: str) -> list
 
 
 # --------------------------------------------------------------------------------------------- entry point
+# Rows of the W3 mask figure: every map the W3 paper's models declare, (label, model id, branch).
+MASK_ROWS: tuple[tuple[str, str, str], ...] = tuple(
+    (f"{spec.id} {branch}", spec.id, branch) for spec in methods.w3.MODELS for branch in spec.maps.values())
+MASK_FRAMES = 5
+
+
+def mask_figures(paths: ReportPaths, out_dir: Path, max_videos: int = 4) -> list[Path]:
+    """W3 paper's qualitative figure: the declared W3 / CBAM masks on 5 evenly sampled frames of test clips."""
+    loaded = {}
+    for _, mid, _ in MASK_ROWS:
+        path = paths.eval_dir(mid) / "maps.npz"
+        if mid not in loaded and path.exists():
+            loaded[mid] = _load_maps(path)
+    first = MASK_ROWS[0][1] if MASK_ROWS else None
+    scores = paths.eval_dir(first) / "scores.npz" if first else None
+    if first not in loaded or not scores.exists():
+        _warn(f"W3 mask figures skipped: the maps or scores of {first} are missing")
+        return []
+    with np.load(scores) as z:
+        ids, labels, probs = [str(v) for v in z["video_ids"]], z["labels"], z["probs"]
+    classes = _classes(paths)
+    name = (lambda k: classes[k]) if classes and len(classes) == probs.shape[1] else (lambda k: f"class {k}")
+    ref = loaded[first]
+    T, crops, ref_ids = int(ref["clip_frames"]), _crops_per_clip(ref), [str(v) for v in ref["video_ids"]]
+    shown = sorted({int(round(t)) for t in np.linspace(0, T - 1, MASK_FRAMES)})
+    written = []
+    for n, i in enumerate(choose_videos(ids, labels, None, max_videos)):
+        vid = ids[i]
+        if vid not in ref_ids:
+            continue
+        start = int(ref["clip_start"][np.flatnonzero(ref["clip_video"] == ref_ids.index(vid))].min())
+        frames = clip_frames(paths, vid, start, T, crops)
+        maps = {label: m for label, mid, branch in MASK_ROWS if mid in loaded
+                for m in [_clip_map(loaded[mid], branch, vid, start)] if m is not None}
+        if frames is None or not maps:
+            continue
+        title = f"{vid} (frames {start}-{start + T - 1}): true {name(int(labels[i]))}, {first} predicts " \
+                f"{name(int(np.argmax(probs[i])))}"
+        out = out_dir / f"w3_masks_{n:02d}_{_slug(name(int(labels[i])))}.png"
+        save_figure(attention_panel(frames, maps, T, title, shown=shown), out)
+        written.append(out)
+    return written
+
+
 def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | None = None, *,
                  teacher_id: str) -> list[Path]:
     """Draw every figure whose inputs exist; returns the PNG files written (see the module docstring).
@@ -444,6 +500,7 @@ def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | No
         ("accuracy vs epochs", lambda: accuracy_epochs_figure(paths, out_dir)),
         ("confusion matrices", lambda: confusion_figure(paths, out_dir, teacher_id)),
         ("convergence", lambda: convergence_figure(paths, out_dir, convergence or {})),
+        ("W3 / CBAM masks", lambda: mask_figures(paths, out_dir)),
     )
     written: list[Path] = []
     for what, draw in steps:

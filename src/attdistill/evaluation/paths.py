@@ -30,10 +30,11 @@ class ReportPaths:
     localize: Path           # s<seed>/metrics.json and s<seed>/pr/*.csv of the localize stages
     train_logs: Path         # <id>/s<seed>/ dvclive folders of the training stages
     seed: int = 0            # the seed whose single-run figures (maps, confusion, PR curves) are drawn
+    flops: Path | None = None   # the flops stage's report (GFLOPs of I3D / +CBAM / +W3), when there is one
 
     @classmethod
-    def from_strings(cls, seed: int, **kw: str) -> "ReportPaths":
-        return cls(**{k: Path(v) for k, v in kw.items()}, seed=seed)
+    def from_strings(cls, seed: int, **kw: str | None) -> "ReportPaths":
+        return cls(**{k: Path(v) for k, v in kw.items() if v is not None}, seed=seed)
 
     def eval_dir(self, model_id: str, seed: int | None = None) -> Path:
         return self.eval_data / model_id / f"s{self.seed if seed is None else seed}"

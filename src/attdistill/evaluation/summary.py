@@ -25,6 +25,8 @@ Extra keys (the contract welcomes them):
 * ``validation``: every trained model's last-epoch validation top-1 / mean class accuracy (middle clip, from the
   training logs), over seeds: what choices (the reading ablations of ``reports/tables/readings.md``) are made on;
 * ``attention``: the attention module of the main method (params ``attention``);
+* ``flops``: the ``flops`` stage's GFLOPs of I3D, +CBAM and +W3 at this configuration (``ours``) and at the paper
+  profile's shapes (``paper_profile``), the W3 paper's Table 6 comparison;
 * ``notes``: why something is absent (e.g. a dataset without boxes has an empty ``localization``).
 """
 
@@ -192,6 +194,8 @@ def collect_summary(paths: ReportPaths, dataset: str, attention: str, seeds: lis
                      "validation": validation, **_chance_levels(Path(paths.index)), "attention": attention}
     if notes:
         summary["notes"] = notes
+    if paths.flops is not None and paths.flops.is_file():
+        summary["flops"] = _read_json(paths.flops)
     return summary
 
 

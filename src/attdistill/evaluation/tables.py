@@ -258,13 +258,13 @@ TABLES = {"table1.md": table1, "table2.md": table2, "table3.md": table3, "table4
           "readings.md": readings}
 
 
-def write_tables(summary: dict, out_dir: str | os.PathLike) -> list[Path]:
-    """Write ``table1.md`` ... ``table5.md`` of a summary dict (:func:`attdistill.evaluation.summary.collect_summary`)
-    under ``out_dir``; returns their paths."""
+def write_tables(summary: dict, out_dir: str | os.PathLike, tables: dict | None = None) -> list[Path]:
+    """Write ``tables`` (file name -> function of the summary; default the main paper's :data:`TABLES`) of a
+    summary dict (:func:`attdistill.evaluation.summary.collect_summary`) under ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, make in TABLES.items():
+    for name, make in (TABLES if tables is None else tables).items():
         path = out_dir / name
         path.write_text(make(summary))
         paths.append(path)

@@ -2,7 +2,8 @@
 
 * :mod:`.distillation` — Attention Distillation for Learning Video Representations (BMVC 2020): Table 1's
   baselines, the student, the MARS-style and reference-attention controls, the two late fusions;
-* :mod:`.mfr` — the MFR-style second stage of the student.
+* :mod:`.mfr` — ``distill-mfr``, W3's MFR second stage applied to the student;
+* :mod:`.w3` — Knowing What, Where and When to Look (papers/001): W3, AFR, MFR, CBAM and the ablations.
 
 The lists below are the only lists of ids: stage CLIs, summary.json, the tables, localisation and the dvc.yaml
 consistency test read them.
@@ -10,12 +11,14 @@ consistency test read them.
 
 from __future__ import annotations
 
-from . import distillation, mfr
+from . import distillation, mfr, w3
 from .registry import Claim, FusionSpec, ModelSpec, Quantity, Row, Teacher
 
-MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS)
+MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS, *w3.MODELS)
 FUSIONS: tuple[FusionSpec, ...] = distillation.FUSIONS
-CLAIMS: tuple[Claim, ...] = distillation.CLAIMS
+CLAIMS: tuple[Claim, ...] = (*distillation.CLAIMS, *w3.CLAIMS)
+# (model id, row) of a method's table for a model another method declares (the W3 tables' plain I3D)
+EXTRA_ROWS: tuple[tuple[str, Row], ...] = w3.EXTRA_ROWS
 teacher_model_id = distillation.teacher_model_id        # params -> the Table-1 flow model used as the teacher
 
 TRAINED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS)
@@ -25,12 +28,15 @@ MODEL_IDS: tuple[str, ...] = EVALUATED_IDS + FUSION_IDS                       # 
 
 
 def _check_unique() -> None:
+    known = {s.id for s in (*MODELS, *FUSIONS)}
+    if any(mid not in known for mid, _ in EXTRA_ROWS):
+        raise ValueError(f"EXTRA_ROWS names undeclared ids: {sorted({m for m, _ in EXTRA_ROWS} - known)}")
     seen: set[str] = set()
     for spec in (*MODELS, *FUSIONS):
         if spec.id in seen:
             raise ValueError(f"model id {spec.id!r} is declared twice")
         seen.add(spec.id)
-    for table in {r.table for s in (*MODELS, *FUSIONS) for r in s.rows}:
+    for table in {r.table for s in (*MODELS, *FUSIONS) for r in s.rows} | {r.table for _, r in EXTRA_ROWS}:
         labels = [r.label for _, r in table_rows(table)]
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
@@ -54,7 +60,8 @@ def get_fusion(fusion_id: str) -> FusionSpec:
 
 def table_rows(table: str) -> list[tuple[str, Row]]:
     """(model id, row) of every declared row of ``table``, in registry order."""
-    return [(s.id, r) for s in (*MODELS, *FUSIONS) for r in s.rows if r.table == table]
+    rows = [(s.id, r) for s in (*MODELS, *FUSIONS) for r in s.rows] + list(EXTRA_ROWS)
+    return [(mid, r) for mid, r in rows if r.table == table]
 
 
 def localization_maps() -> dict[str, tuple[str, str]]:
@@ -64,6 +71,6 @@ def localization_maps() -> dict[str, tuple[str, str]]:
 
 _check_unique()
 
-__all__ = ["CLAIMS", "Claim", "EVALUATED_IDS", "Quantity", "FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS",
+__all__ = ["CLAIMS", "Claim", "EVALUATED_IDS", "EXTRA_ROWS", "Quantity", "FUSIONS", "FUSION_IDS", "FusionSpec", "MODELS",
            "MODEL_IDS", "ModelSpec", "Row", "TRAINED_IDS", "Teacher", "get", "get_fusion", "localization_maps",
            "table_rows", "teacher_model_id"]

@@ -3,7 +3,8 @@
 
 A declaration holds everything that differs between model ids:
 
-* the network it builds (``network``: a :func:`attdistill.models.build_model` kind, and its attention module);
+* the network it builds (``network``: a :func:`attdistill.models.build_model` kind, its attention module, and
+  ``options``, the kind's own arguments from params, for a kind that has some);
 * its input (``input``: ``rgb`` or ``flow``); what the data loader reads at train and at test time derives from
   it and from the teachers' inputs;
 * its frozen teachers (:class:`Teacher`: a role, the model id whose checkpoint it is, the input it reads, and
@@ -86,7 +87,7 @@ class ModelSpec:
     id: str
     description: str
     stage: str                                  # dvc.yaml stage (base name of a matrix stage) that trains it
-    network: str                                # build_model kind: rgb | flow | student | reference
+    network: str                                # build_model kind: rgb | flow | student | reference | w3
     attention: Callable[[Params], str]
     input: str                                  # rgb | flow
     loss: LossFn
@@ -97,6 +98,7 @@ class ModelSpec:
     forward: ForwardFn | None = None
     model_overrides: dict = field(default_factory=dict)  # ModelConfig fields this model fixes (a reading ablation)
     evaluated: bool = True      # scored on the test split; False: a choice made on validation only (never tested)
+    options: Callable[[Params], dict] | None = None   # params -> the kind's own build_model options (W3's)
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS or any(t.input not in INPUTS for t in self.teachers):
@@ -109,10 +111,14 @@ class ModelSpec:
 
     def arch(self, params: Params) -> dict:
         """What model.pt records to rebuild the network (:func:`attdistill.models.files.model_from_file`)."""
-        return {"kind": self.network, "attention": self.attention(params), "model": self.model_config(params).__dict__}
+        arch = {"kind": self.network, "attention": self.attention(params), "model": self.model_config(params).__dict__}
+        if self.options is not None:              # only kinds with options record the key (older files lack it)
+            arch["options"] = self.options(params)
+        return arch
 
     def build(self, num_classes: int, params: Params) -> nn.Module:
-        return build_model(self.network, num_classes, self.attention(params), self.model_config(params))
+        return build_model(self.network, num_classes, self.attention(params), self.model_config(params),
+                           self.options(params) if self.options else None)
 
     # ------------------------------------------------------------------ inputs
     @property

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .networks import build_model
+from .build import build_model
 
 
 def resolve_device(device: str) -> torch.device:
@@ -55,7 +55,9 @@ def load_model_file(path: str | os.PathLike) -> dict:
 def model_from_file(obj: dict) -> nn.Module:
     """Rebuild the network described by a model file's ``arch`` and load its weights."""
     arch = obj["arch"]
-    model = build_model(arch["kind"], len(obj["classes"]), arch["attention"], ModelConfig(**arch["model"]))
+    # "options": the kind's own arguments (W3's); the main paper's kinds have none and their files no key
+    model = build_model(arch["kind"], len(obj["classes"]), arch["attention"], ModelConfig(**arch["model"]),
+                        arch.get("options"))
     model.load_state_dict(obj["state_dict"])
     return model
 

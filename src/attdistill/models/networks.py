@@ -186,8 +186,9 @@ class TwoBranchStudent(nn.Module):
         return out
 
 
-def build_model(kind: str, num_classes: int, attention: str, model_cfg) -> nn.Module:
-    """The network for a model kind, sized by ``model_cfg`` (:class:`attdistill.config.ModelConfig`).
+def build_network(kind: str, num_classes: int, attention: str, model_cfg) -> nn.Module:
+    """The main paper's network for a model kind, sized by ``model_cfg`` (:class:`attdistill.config.ModelConfig`);
+    :func:`attdistill.models.build.build_model` dispatches every kind.
 
     kind: ``rgb`` / ``flow`` (:class:`SingleStreamNet`), ``student`` (:class:`TwoBranchStudent`, learned motion
     attention), ``reference`` (:class:`TwoBranchStudent` with ``motion_source="given"``).

@@ -38,6 +38,15 @@ W3_ENDPOINTS: tuple[str, ...] = ("Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c",
                                  "Mixed_4f", "Mixed_5b", "Mixed_5c")
 #: The last module of each Inception stage: the stage masks M^{s,j} of Eq. 7, exposed in ``NetOutput.maps``.
 STAGE_ENDPOINTS: tuple[str, ...] = ("Mixed_3c", "Mixed_4f", "Mixed_5c")
+#: The W3 paper's architectures (its Tables 5-7), by name: the switches of :func:`build_w3`. "w/o SA" loses AFR
+#: too (AFR refines with the spatial masks); "w/o TA" keeps AFR; CBAM is W3 without temporal reasoning and AFR.
+VARIANTS: dict[str, dict[str, bool]] = {
+    "w3": dict(spatial=True, temporal=True, afr=True),
+    "w3-no-afr": dict(spatial=True, temporal=True, afr=False),
+    "w3-no-sa": dict(spatial=False, temporal=True, afr=False),
+    "w3-no-ta": dict(spatial=True, temporal=False, afr=True),
+    "cbam": dict(spatial=True, temporal=False, afr=False),
+}
 
 
 class W3I3D(nn.Module):
@@ -100,6 +109,13 @@ def build_w3(num_classes: int, model_cfg, *, spatial: bool, temporal: bool, afr:
                   dropout=model_cfg.dropout, spatial=spatial, temporal=temporal, afr=afr, reduction=reduction,
                   depthwise=depthwise)
     return set_bn_momentum(model, model_cfg.bn_momentum)
+
+
+def build_variant(num_classes: int, variant: str, model_cfg, *, reduction: int, depthwise: bool) -> W3I3D:
+    """The :class:`W3I3D` of a named architecture of :data:`VARIANTS`."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown W3 variant {variant!r}; valid values: {', '.join(VARIANTS)}")
+    return build_w3(num_classes, model_cfg, reduction=reduction, depthwise=depthwise, **VARIANTS[variant])
 
 
 def count_gflops(model: nn.Module, frames: int, size: int) -> float:
