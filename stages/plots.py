@@ -2,7 +2,8 @@
 the PNG figures, over every training seed of params ``seeds``.
 
     python stages/plots.py --index I --frames F --eval-data D --eval-reports R --localize L --train-logs T \
-        --summary OUT.json --tables DIR --claims OUT.md --convergence OUT.json --figures DIR --flops FLOPS.json
+        --summary OUT.json --tables DIR --claims OUT.md --convergence OUT.json --figures DIR --flops FLOPS.json \
+        --detect DIR --temporal DIR
 """
 
 import argparse
@@ -15,10 +16,10 @@ from attdistill.evaluation.convergence import convergence_report
 from attdistill.evaluation.figures import make_figures
 from attdistill.evaluation.paths import ReportPaths
 from attdistill.evaluation.summary import collect_summary, write_json, write_summary
-from attdistill.evaluation import tables, w3_tables
+from attdistill.evaluation import stam_tables, tables, w3_tables
 from attdistill.evaluation.tables import write_tables
 
-INPUTS = ("index", "frames", "eval_data", "eval_reports", "localize", "train_logs", "flops")
+INPUTS = ("index", "frames", "eval_data", "eval_reports", "localize", "train_logs", "flops", "detect", "temporal")
 
 
 def main(argv=None) -> int:
@@ -34,7 +35,7 @@ def main(argv=None) -> int:
     paths = ReportPaths.from_strings(seeds[0], **{k: getattr(args, k) for k in INPUTS})
     summary = collect_summary(paths, params.dataset.name, params.attention, seeds)
     write_summary(summary, args.summary)
-    write_tables(summary, args.tables, {**tables.TABLES, **w3_tables.TABLES})
+    write_tables(summary, args.tables, {**tables.TABLES, **w3_tables.TABLES, **stam_tables.TABLES})
     write_claims(methods.CLAIMS, summary, args.claims)
     num_val = len(VideoIndex.load(paths.index).split("val"))
     floor_lr = params.train.lr * params.train.plateau_floor

@@ -94,12 +94,14 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
     probs = rng.dirichlet(np.ones(4), 4).astype(np.float32)
     for mid, branches in (("distill", ("appearance", "motion")), ("rgb-soft-atten", ("main",)),
                           ("flow-soft-atten", ("main",)), ("w3", ("Mixed_5c", "Mixed_3c")),
-                          ("cbam", ("Mixed_5c", "Mixed_3c"))):
+                          ("cbam", ("Mixed_5c", "Mixed_3c")), ("stam", ("main",))):
         d = data / "eval" / mid / "s0"
         d.mkdir(parents=True)
         np.savez_compressed(d / "maps.npz", video_ids=np.array(vids), clip_video=clip_video, clip_start=clip_start,
                             clip_frames=np.asarray(T), frame_hw=np.asarray((24, 32)),
-                            **{f"maps_{b}": rng.random((8, 2, 3, 4)).astype(np.float32) for b in branches})
+                            **{f"maps_{b}": rng.random((8, 2, 3, 4)).astype(np.float32) for b in branches},
+                            **({"weights_main": rng.dirichlet(np.ones(T), (8, T)).astype(np.float32)}
+                               if mid == "stam" else {}))
         np.savez_compressed(d / "scores.npz", video_ids=np.array(vids), labels=labels, probs=probs,
                             probs_reversed=probs)
     for mid in ("distill", "rgb-prob-atten", "rgb-none", "flow-prob-atten"):
@@ -123,6 +125,7 @@ def make_tree(root: Path) -> tuple[Path, Path, Path]:
 
 
 W3_MASKS = [f"w3_masks_{i:02d}_{c}.png" for i, c in enumerate(CLASSES)]   # one test video per class
+STAM_FIGURES = [f"stam_masks_{i:02d}_{c}.png" for i, c in enumerate(CLASSES)] + ["stam_weights.png"]
 
 
 def test_w3_mask_figure_shows_both_models_masks_on_five_frames(tmp_path):
@@ -158,7 +161,7 @@ def test_make_figures_writes_every_figure(tmp_path):
     names = sorted(p.name for p in files)
     assert names == sorted(["accuracy_vs_epochs.png", "confusion_matrices.png", "localization_pr.png",
                             "training_curves.png", "attention_00_disc_left.png", "attention_01_square_left.png",
-                            "convergence.png", *W3_MASKS])
+                            "convergence.png", *W3_MASKS, *STAM_FIGURES])
     for p in files:
         assert p.exists() and p.parent == out
         img = mpimg.imread(p)
@@ -180,7 +183,7 @@ def test_missing_input_skips_only_that_figure(tmp_path):
                              teacher_id="flow-prob-atten")
     names = {p.name for p in files}
     assert names == {"accuracy_vs_epochs.png", "confusion_matrices.png", "training_curves.png",   # no convergence
-                     *W3_MASKS}
+                     *W3_MASKS, *STAM_FIGURES}
     text = " ".join(str(w.message) for w in rec)
     assert "maps.npz" in text and "localize" in text
 

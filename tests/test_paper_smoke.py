@@ -59,6 +59,15 @@ def flow_checkpoint(path: Path) -> Path:
     return path
 
 
+def resnet50_checkpoint(path: Path) -> Path:
+    """A random torchvision ResNet-50 state_dict (fc included), standing in for the ImageNet weights of STAM."""
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    torch.save(resnet50(weights=None).state_dict(), path)
+    return path
+
+
 def paper_params(root: Path) -> dict:
     from attdistill.profile import deep_merge
 
@@ -68,6 +77,7 @@ def paper_params(root: Path) -> dict:
     params = deep_merge(params, SMALL)
     params["model"].update(pretrained_rgb=str(RGB_WEIGHTS), pretrained_rgb_sha256=sha256(RGB_WEIGHTS),
                            pretrained_flow=str(flow), pretrained_flow_sha256=sha256(flow))
+    params["stam"].update(pretrained=str(resnet50_checkpoint(root / "resnet50.pth")))    # never the URL
     params["dataset"]["name"] = "synthetic"
     return params
 

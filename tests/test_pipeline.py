@@ -93,6 +93,11 @@ def test_full_dag_writes_the_output_contract(tiny_repo):
     assert {"w3-mixed5c", "w3-mixed3c", "cbam-mixed5c", "cbam-mixed3c"} <= set(summary["localization"])
     assert any((root / "reports" / "figures").glob("attention_*.png"))
     assert any((root / "reports" / "figures").glob("w3_masks_*.png"))
+    for t in (1, 3):                                            # STAM's tables
+        assert "(paper)" in (root / "reports" / "tables" / f"stam_table{t}.md").read_text()
+    assert set(summary["detection"]["stam"]) >= {"map@0.05", "map@0.3", "spread", "per_seed"}
+    assert "stam" in summary["localization"]
+    assert (root / "reports" / "figures" / "stam_weights.png").is_file()
     assert json.loads((root / "reports" / "speed.json").read_text())["ratio"] > 0
 
 
@@ -114,7 +119,7 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
         params.write_text(before)
     assert {"teacher@0", "distill@0", "distill_mfr@0", "reference_attention@0"} <= changed
     assert not changed & {"download", "frames", "flow", "feature_distill@0", "w3_mfr@0", "cbam_mfr@0"}
-    assert not any(s.startswith("w3_stage1@") for s in changed)
+    assert not any(s.startswith(("w3_stage1@", "stam@", "stam_frames@")) for s in changed)
     assert not any(s.startswith("baselines@") for s in changed)
 
 

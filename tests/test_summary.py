@@ -37,7 +37,9 @@ def summarise(root: Path, dataset: str = "synthetic", index: bool = True, out: P
 DESIGN_MODEL_IDS = {"rgb-none", "rgb-soft-atten", "rgb-soft-res", "rgb-prob-atten", "flow-none", "flow-soft-atten",
                     "flow-soft-res", "flow-prob-atten", "distill", "feature-distill", "reference-attention",
                     "distill-mfr", "two-stream", "distill+flow", "distill+flow-none",
-                    "w3", "w3-no-mfr", "w3-no-afr", "w3-no-sa", "w3-no-ta", "cbam", "cbam-mfr"}
+                    "w3", "w3-no-mfr", "w3-no-afr", "w3-no-sa", "w3-no-ta", "cbam", "cbam-mfr",
+                    "stam-frames", "stam", "stam-no-spatial", "stam-no-temporal", "stam-no-tv", "stam-no-contrast",
+                    "stam-no-unimodal"}
 CLASSES = [f"{k}_{m}" for k in ("disc", "square") for m in ("left", "right", "toward", "away", "cw", "ccw")]
 
 

@@ -132,9 +132,10 @@ def test_resume_ignores_checkpoint_of_another_config(tiny):
 
 @pytest.fixture(scope="module")
 def teachers(tiny):
-    """flow-prob-atten, flow-none, teacher and distill model files for the distillation recipes."""
+    """flow-prob-atten, flow-none, teacher and distill model files for the distillation recipes, and the stage-1
+    models of W3's MFR (w3-no-mfr, cbam) and STAM's step 1 (stam-frames)."""
     p = tiny_params()
-    for mid in ("flow-prob-atten", "flow-none"):
+    for mid in ("flow-prob-atten", "flow-none", "w3-no-mfr", "cbam", "stam-frames"):
         train(mid, p, paths_for(tiny, mid, "T"))
     select_teacher(tiny / "modelsT" / "flow-prob-atten" / "model.pt", tiny / "modelsT" / "teacher" / "model.pt",
                    "prob-atten")
@@ -142,7 +143,8 @@ def teachers(tiny):
     return tiny / "modelsT"
 
 
-@pytest.mark.parametrize("model_id", ["feature-distill", "reference-attention", "distill-mfr", "w3", "cbam-mfr"])
+@pytest.mark.parametrize("model_id", ["feature-distill", "reference-attention", "distill-mfr", "w3", "cbam-mfr",
+                                      "stam", "stam-no-temporal"])
 def test_distillation_recipes_train_and_leave_teachers_untouched(tiny, teachers, model_id):
     spec = methods.get(model_id)
     files = {t.role: teachers / t.model / "model.pt" for t in spec.teachers}   # models/<teacher id>/model.pt

@@ -128,3 +128,17 @@ def test_flops_report_orders_the_three_networks(params):
         assert f["i3d"] < f["cbam"] < f["w3"]
         assert f["w3_overhead_pct"] == pytest.approx(100 * (f["w3"] - f["i3d"]) / f["i3d"])
     assert r["paper_profile"]["frames"] == 24 and r["paper_profile"]["i3d"] > 100 * r["ours"]["i3d"]
+
+
+def test_kinetics_weights_load_into_the_w3_backbone(params):
+    from attdistill.models import InceptionI3d, load_pretrained
+
+    torch.manual_seed(0)
+    ckpt = InceptionI3d(400, in_channels=3, width=1.0).state_dict()        # a pytorch-i3d-shaped checkpoint
+    cfg = dataclasses.replace(params.model, width=1.0, final_stride=2)
+    net = build_model("w3", 12, "w3", cfg, {"reduction": 16, "depthwise": True})
+    afr_before = net.afr.conv.weight.clone()
+    report = load_pretrained(net, ckpt, 12)
+    assert torch.equal(net.backbone.Mixed_4c.b0.conv3d.weight, ckpt["Mixed_4c.b0.conv3d.weight"])
+    assert torch.equal(net.afr.conv.weight, afr_before)                    # AFR / W3 keep their initialisation
+    assert any(k.startswith("w3.") for k in report["initialised"])

@@ -331,6 +331,38 @@ class W3Config:
 
 
 @dataclass(frozen=True)
+class StamConfig:
+    """STAM (papers/003) and its frame-CNN baseline; readings in docs/equations.md, "STAM"."""
+
+    backbone: Literal["small", "resnet50"]   # SmallFrameCNN (CPU default) | torchvision ResNet-50 (paper)
+    width: int                 # SmallFrameCNN width: stages of width x (1, 2, 4, 8) channels
+    pretrained: str            # resnet50: path or URL of an ImageNet state_dict ("" = random init)
+    pretrained_sha256: str
+    mask_hidden: tuple[int, int]   # the importance mask's two hidden widths (paper default 512, 128)
+    attention_dim: int         # d of the Bahdanau scoring of Eq. 2
+    hidden: int                # ConvLSTM hidden channels D (paper default 512)
+    kernel: int                # ConvLSTM kernel (odd)
+    steps: int                 # ConvLSTM steps T; 0 = one per input frame (T = n, the paper's)
+    mean_input: bool           # Eq. 4 keeps its 1/n
+    dropout: float             # before the FC layers (baseline and STAM)
+    lambda_tv: float           # Eq. 7 weights (paper: 1e-5, 1e-4, 1)
+    lambda_contrast: float
+    lambda_unimodal: float
+    two_step: bool             # fine-tune the frame CNN first (stam-frames), then train the head on its frozen
+                               # features | false: STAM end to end from scratch
+
+    def validate(self, key: str) -> None:
+        _check(self.width >= 1 and self.attention_dim >= 1 and self.hidden >= 1 and min(self.mask_hidden) >= 1,
+               key, "width, attention_dim, hidden and mask_hidden must be >= 1")
+        _check(self.kernel >= 1 and self.kernel % 2 == 1, f"{key}.kernel", "must be an odd number >= 1")
+        _check(self.steps >= 0, f"{key}.steps", "must be >= 0 (0 = one step per frame)")
+        _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
+        _check(min(self.lambda_tv, self.lambda_contrast, self.lambda_unimodal) >= 0, key, "the lambdas must be >= 0")
+        _check(self.backbone == "resnet50" or not self.pretrained, f"{key}.pretrained",
+               "weights are for the resnet50 backbone only")
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     crops: Literal[1, 3]
 
@@ -376,6 +408,7 @@ class Params:
     feature_distill: FeatureDistillConfig
     mfr: MFRConfig
     w3: W3Config
+    stam: StamConfig
     evaluate: EvaluateConfig
     localize: LocalizeConfig
     benchmark: BenchmarkConfig

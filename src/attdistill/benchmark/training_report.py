@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .. import methods
+from ..models.build import to_channels_last
 from ..config import Params
 from ..data.dataset import ClipDataset, make_generator, make_loader
 from ..data.index import VideoIndex
@@ -65,7 +66,7 @@ def _kind_row(params: Params, kind: str, stream: str, num_classes: int, device, 
     model = spec.build(num_classes, params).to(device)
     cl = params.train.channels_last
     if cl:
-        model = model.to(memory_format=torch.channels_last_3d)
+        model = to_channels_last(model)
     tp, c = params.train, params.clip
     shape = (tp.batch_size, IN_CHANNELS[stream], c.frames, c.crop, c.crop)
     r = benchmark_training(model, shape, _nll, make_optimizer(model, tp), steps=params.benchmark.repeats,

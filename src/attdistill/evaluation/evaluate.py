@@ -3,8 +3,9 @@
 Outputs for model id ``<id>``:
 
 * ``data/eval/<id>/scores.npz`` — video ids, labels, video scores for normal and reversed time;
-* ``data/eval/<id>/maps.npz`` — expected attention maps of every test clip (models with attention), with the
-  clip → video map and clip start frames, for ``localize`` and the figures;
+* ``data/eval/<id>/maps.npz`` — expected attention maps (``maps_<branch>``) and, for STAM, temporal weights
+  (``weights_<branch>``, (clips, T, n)) of every test clip (models with attention), with the clip → video map and
+  clip start frames, for ``localize`` and the figures;
 * ``reports/eval/<id>/metrics.json`` — top-1, top-5, mean class accuracy, the same on reversed videos, and the
   fraction of reversed videos predicted as their time-reversal partner class (where the dataset defines one);
 * ``reports/eval/<id>/confusion.json`` — one {actual, predicted} row per test video (DVC's confusion template).
@@ -78,11 +79,12 @@ def load_scores(path: Path) -> dict[str, np.ndarray]:
 
 
 def save_maps(path: Path, s: Scores, clip_frames: int, frame_size: tuple[int, int]) -> None:
-    if not s.maps:
+    if not (s.maps or s.weights):
         return
     np.savez_compressed(path, video_ids=np.asarray(s.video_ids), clip_video=s.clip_video, clip_start=s.clip_start,
                         clip_frames=np.asarray(clip_frames), frame_hw=np.asarray(frame_size),
-                        **{f"maps_{b}": m for b, m in s.maps.items()})
+                        **{f"maps_{b}": m for b, m in s.maps.items()},
+                        **{f"weights_{b}": w for b, w in s.weights.items()})
 
 
 def write_reports(out_dir: Path, metrics: dict, confusion: list[dict] | None = None) -> None:

@@ -19,6 +19,8 @@ file                                      what it shows (and what it reads)
 ``w3_masks_<k>_<class>.png``              the W3 paper's qualitative figure: W3's and CBAM's spatial masks (stage
                                           masks Mixed_3c and Mixed_5c) on 5 evenly sampled frames of a test clip
                                           (``data/eval/{w3,cbam}/maps.npz``, ``data/eval/w3/scores.npz``)
+``stam_masks_<k>_<class>.png``            STAM's importance masks on 5 evenly sampled frames of a test clip
+``stam_weights.png``                      STAM's temporal weights (mean over steps) over the frames of test clips
 ``confusion_matrices.png``                row-normalised confusion matrices of distill, rgb-prob-atten and the flow
                                           teacher (``reports/eval/<id>/confusion.json``)
 ========================================  ==========================================================================
@@ -442,23 +444,29 @@ def confusion_figure(paths: ReportPaths, out_dir: Path, teacher_id: str) -> list
 
 
 # --------------------------------------------------------------------------------------------- entry point
-# Rows of the W3 mask figure: every map the W3 paper's models declare, (label, model id, branch).
-MASK_ROWS: tuple[tuple[str, str, str], ...] = tuple(
-    (f"{spec.id} {branch}", spec.id, branch) for spec in methods.w3.MODELS for branch in spec.maps.values())
+# Rows of the mask figures: every map a paper's models declare, (label, model id, branch).
+def _mask_rows(specs) -> tuple[tuple[str, str, str], ...]:
+    return tuple((f"{spec.id} {branch}", spec.id, branch) for spec in specs for branch in spec.maps.values())
+
+
+MASK_ROWS = _mask_rows(methods.w3.MODELS)
+STAM_ROWS = _mask_rows(methods.stam.MODELS)
 MASK_FRAMES = 5
 
 
-def mask_figures(paths: ReportPaths, out_dir: Path, max_videos: int = 4) -> list[Path]:
-    """W3 paper's qualitative figure: the declared W3 / CBAM masks on 5 evenly sampled frames of test clips."""
+def mask_figures(paths: ReportPaths, out_dir: Path, rows=MASK_ROWS, prefix: str = "w3_masks",
+                 max_videos: int = 4) -> list[Path]:
+    """A paper's qualitative figure: its declared masks (``rows``) on 5 evenly sampled frames of test clips,
+    ``<prefix>_<k>_<class>.png``; the first row's model gives the clips and the predicted class."""
     loaded = {}
-    for _, mid, _ in MASK_ROWS:
+    for _, mid, _ in rows:
         path = paths.eval_dir(mid) / "maps.npz"
         if mid not in loaded and path.exists():
             loaded[mid] = _load_maps(path)
-    first = MASK_ROWS[0][1] if MASK_ROWS else None
+    first = rows[0][1] if rows else None
     scores = paths.eval_dir(first) / "scores.npz" if first else None
     if first not in loaded or not scores.exists():
-        _warn(f"W3 mask figures skipped: the maps or scores of {first} are missing")
+        _warn(f"{prefix} figures skipped: the maps or scores of {first} are missing")
         return []
     with np.load(scores) as z:
         ids, labels, probs = [str(v) for v in z["video_ids"]], z["labels"], z["probs"]
@@ -474,16 +482,45 @@ def mask_figures(paths: ReportPaths, out_dir: Path, max_videos: int = 4) -> list
             continue
         start = int(ref["clip_start"][np.flatnonzero(ref["clip_video"] == ref_ids.index(vid))].min())
         frames = clip_frames(paths, vid, start, T, crops)
-        maps = {label: m for label, mid, branch in MASK_ROWS if mid in loaded
+        maps = {label: m for label, mid, branch in rows if mid in loaded
                 for m in [_clip_map(loaded[mid], branch, vid, start)] if m is not None}
         if frames is None or not maps:
             continue
         title = f"{vid} (frames {start}-{start + T - 1}): true {name(int(labels[i]))}, {first} predicts " \
                 f"{name(int(np.argmax(probs[i])))}"
-        out = out_dir / f"w3_masks_{n:02d}_{_slug(name(int(labels[i])))}.png"
+        out = out_dir / f"{prefix}_{n:02d}_{_slug(name(int(labels[i])))}.png"
         save_figure(attention_panel(frames, maps, T, title, shown=shown), out)
         written.append(out)
     return written
+
+
+def weights_figure(paths: ReportPaths, out_dir: Path, model_id: str, max_videos: int = 6) -> list[Path]:
+    """STAM's temporal weights over time: w_ti averaged over the T steps against clip frame i, for the first clip
+    of a few test videos (``stam_weights.png``, from ``maps.npz``'s ``weights_main``)."""
+    path = paths.eval_dir(model_id) / "maps.npz"
+    if not path.exists():
+        _warn(f"temporal weights figure skipped: {path} is missing")
+        return []
+    mz = _load_maps(path)
+    if "weights_main" not in mz:
+        _warn(f"temporal weights figure skipped: {path} has no weights_main")
+        return []
+    classes = _classes(paths)
+    vids = [str(v) for v in mz["video_ids"]]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for v in range(min(max_videos, len(vids))):
+        rows = np.flatnonzero(mz["clip_video"] == v)
+        w = mz["weights_main"][rows[0]].mean(axis=0)                  # (n,): mean over the T steps
+        label = vids[v].split("/")[-1]
+        ax.plot(np.arange(len(w)), w, marker="o", ms=3, label=label)
+    ax.set_xlabel("clip frame i")
+    ax.set_ylabel("mean temporal weight (1/T) Σ_t w_ti")
+    ax.set_title(f"{model_id}: temporal attention over the frames of test clips" +
+                 ("" if classes is None else f" ({len(classes)} classes)"))
+    ax.legend(fontsize=7)
+    out = out_dir / "stam_weights.png"
+    save_figure(fig, out)
+    return [out]
 
 
 def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | None = None, *,
@@ -501,6 +538,8 @@ def make_figures(paths: ReportPaths, out_dir: str | Path, convergence: dict | No
         ("confusion matrices", lambda: confusion_figure(paths, out_dir, teacher_id)),
         ("convergence", lambda: convergence_figure(paths, out_dir, convergence or {})),
         ("W3 / CBAM masks", lambda: mask_figures(paths, out_dir)),
+        ("STAM masks", lambda: mask_figures(paths, out_dir, STAM_ROWS, "stam_masks")),
+        ("STAM temporal weights", lambda: weights_figure(paths, out_dir, STAM_ROWS[0][1])),
     )
     written: list[Path] = []
     for what, draw in steps:

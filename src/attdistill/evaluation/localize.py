@@ -329,7 +329,7 @@ class MapsFile:
 
 
 # --------------------------------------------------------------------------------------------- build
-def _resolve_boxes(index: VideoIndex, index_path: Path) -> Path | None:
+def resolve_boxes(index: VideoIndex, index_path: Path) -> Path | None:
     if not index.boxes:
         return None
     p = Path(index.boxes)
@@ -479,7 +479,7 @@ def localize(eval_dirs: dict[str, str | os.PathLike], index_path: str | os.PathL
         raise ValueError(f"evaluate.crops is {crops}: localisation needs attention maps of the full frame "
                          "(evaluate.crops 1)")
     index = VideoIndex.load(index_path)
-    boxes_path = _resolve_boxes(index, index_path)
+    boxes_path = resolve_boxes(index, index_path)
     if boxes_path is None:
         result = {"note": f"dataset {index.dataset!r} has no bounding boxes (index.boxes is empty): "
                           "no localisation metrics"}

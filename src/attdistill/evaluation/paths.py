@@ -31,6 +31,8 @@ class ReportPaths:
     train_logs: Path         # <id>/s<seed>/ dvclive folders of the training stages
     seed: int = 0            # the seed whose single-run figures (maps, confusion, PR curves) are drawn
     flops: Path | None = None   # the flops stage's report (GFLOPs of I3D / +CBAM / +W3), when there is one
+    detect: Path | None = None  # s<seed>/metrics.json of the detect stages (STAM Table 3), when there are some
+    temporal: Path | None = None  # s<seed>/metrics.json of the temporal stages (STAM Table 4)
 
     @classmethod
     def from_strings(cls, seed: int, **kw: str | None) -> "ReportPaths":

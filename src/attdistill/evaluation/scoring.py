@@ -29,6 +29,7 @@ class Scores:
     clip_video: np.ndarray             # (M,) video position of each clip
     clip_start: np.ndarray             # (M,) first frame of each clip (crops of one clip share it)
     maps: dict[str, np.ndarray] = field(default_factory=dict)   # branch -> (M, T', H', W') expected maps
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # branch -> (M, T, n) temporal weights (STAM)
 
 
 def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Module], ds: ClipDataset,
@@ -42,6 +43,7 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
     video_ids, labels, probs = [], [], []
     clip_video, clip_start = [], []
     maps: dict[str, list[np.ndarray]] = {}
+    weights: dict[str, list[np.ndarray]] = {}
     pending: list[tuple[int, dict]] = []        # (video position, {key: clip tensor})
     clip_probs: dict[int, list[np.ndarray]] = {}
 
@@ -56,6 +58,8 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
             clip_probs.setdefault(v, []).append(row)
         for b, m in out.expected_maps.items():
             maps.setdefault(b, []).append(m.float().cpu().numpy())
+        for b, w in getattr(out, "temporal_weights", {}).items():
+            weights.setdefault(b, []).append(w.float().cpu().numpy())
         pending.clear()
 
     for i in tqdm(range(len(ds)), desc="scoring", disable=not progress, leave=False):
@@ -75,4 +79,5 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
     flush()
     probs = np.stack([np.mean(clip_probs[v], axis=0) for v in range(len(video_ids))])
     return Scores(video_ids, np.asarray(labels), probs.astype(np.float32), np.asarray(clip_video),
-                  np.asarray(clip_start), {b: np.concatenate(m) for b, m in maps.items()})
+                  np.asarray(clip_start), {b: np.concatenate(m) for b, m in maps.items()},
+                  {b: np.concatenate(w) for b, w in weights.items()})

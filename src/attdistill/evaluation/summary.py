@@ -27,6 +27,9 @@ Extra keys (the contract welcomes them):
 * ``attention``: the attention module of the main method (params ``attention``);
 * ``flops``: the ``flops`` stage's GFLOPs of I3D, +CBAM and +W3 at this configuration (``ours``) and at the paper
   profile's shapes (``paper_profile``), the W3 paper's Table 6 comparison;
+* ``detection``: STAM Table 3, the frame-level box mAP (``map@0.05`` … ``map@0.3``) of each scored mask, over seeds
+  (the ``detect`` stage); ``temporal``: STAM Table 4, the segment mAP (``map@0.1`` … ``map@0.5``) and whole-video
+  top-1 on the untrimmed variant, over seeds (the ``temporal`` stage);
 * ``notes``: why something is absent (e.g. a dataset without boxes has an empty ``localization``).
 """
 
@@ -182,6 +185,18 @@ def _chance_levels(index_path: Path) -> dict:
     return out
 
 
+def _per_id_over_seeds(folder: Path, seeds: list[int]) -> dict:
+    """{id: its numbers over seeds} from ``<folder>/s<seed>/metrics.json`` ({id: {name: number}}, the ``detect``
+    and ``temporal`` stages); ids without numbers (a note) are left out."""
+    per_seed = {}
+    for seed in seeds:
+        data = _read_json(Path(folder) / f"s{seed}" / "metrics.json")
+        per_seed[seed] = {k: {m: float(x) for m, x in v.items()} for k, v in data.items()
+                          if isinstance(v, dict) and "note" not in v}
+    ids = [i for i in per_seed[seeds[0]] if all(i in per_seed[s] for s in seeds)]
+    return {i: over_seeds({s: per_seed[s][i] for s in seeds}) for i in ids}
+
+
 def collect_summary(paths: ReportPaths, dataset: str, attention: str, seeds: list[int]) -> dict:
     """The summary dict (see the module docstring) without writing it. A missing index just leaves the chance
     levels out."""
@@ -196,6 +211,10 @@ def collect_summary(paths: ReportPaths, dataset: str, attention: str, seeds: lis
         summary["notes"] = notes
     if paths.flops is not None and paths.flops.is_file():
         summary["flops"] = _read_json(paths.flops)
+    if paths.detect is not None and paths.detect.is_dir():
+        summary["detection"] = _per_id_over_seeds(paths.detect, seeds)
+    if paths.temporal is not None and paths.temporal.is_dir():
+        summary["temporal"] = _per_id_over_seeds(paths.temporal, seeds)
     return summary
 
 

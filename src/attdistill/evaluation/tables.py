@@ -97,6 +97,28 @@ def _extra_rows(table: str, paper_labels) -> list[tuple[str, str, str]]:
     return [(label, mid, note) for label, (mid, note) in _ours(table).items() if label not in shown]
 
 
+# -------------------------------------------------------------------------------- other papers' tables
+def paper_rows(s: dict, table: str, paper_rows, ref: str, extra=lambda label, mid: []) -> list[list[str]]:
+    """One row per row of another paper's table (``(our row label, the paper's label, numbers...)``): the paper's
+    numbers, ours (top-1 ± spread, Δ vs the ``ref`` row, mean class), ``extra`` cells, our model id."""
+    ours_of = {label: mid for label, (mid, _) in _ours(table).items()}
+    base = _m(s, ours_of.get(ref, ""), "top1")
+    out = []
+    for label, paper_label, *numbers in paper_rows:
+        mid = ours_of.get(label)
+        delta = DASH if mid is None or label == ref else points(_m(s, mid, "top1"), base)
+        out.append([paper_label, *(num(v) for v in numbers), ours(s, mid, "top1"), delta,
+                    ours(s, mid, "mean_class"), *extra(label, mid), f"`{mid}`" if mid else DASH])
+    return out
+
+
+def document(title: str, header: list[str], rows: list[list[str]], text: str, s: dict) -> str:
+    """A table file: title, the table, then ``text`` and the note on what our numbers are."""
+    return "\n\n".join([title, _table(header, rows), text + " " + _ours_note(s, "top-1 (and mean class) accuracy")
+                        + " " + _levels(s)]) + "\n"
+
+
+
 # --------------------------------------------------------------------------------------------- tables
 def table1(s: dict) -> str:
     ours_head = f"Ours: {s['dataset']}"

@@ -86,3 +86,43 @@ def temporal_map(detections: Sequence[Detection], truths: Sequence[GroundTruth],
     """Segment mAP (STAM Table 4, tIoU = :data:`TEMPORAL_IOUS`); detection / ground-truth keys are video ids and
     extents (start, end) seconds. Returns ``{"map": {thr: mAP}, "ap": {thr: {label: AP}}}``."""
     return mean_ap(detections, truths, thresholds, segment_iou)
+
+
+# --------------------------------------------------------------------------------------------- untrimmed videos
+def video_weights(model, frames: np.ndarray, device="cpu") -> tuple[np.ndarray, np.ndarray] | None:
+    """Run a STAM-like model (its output has ``temporal_weights["main"]``) once on *all* N stored frames of a
+    video (N, H, W, 3) uint8, as one clip of N frames (T = n = N steps): ((T, N) weights, (K,) class scores).
+    None when the model has no temporal attention."""
+    import torch
+
+    from ..data.transforms import to_tensor
+
+    x = to_tensor(frames)[None].to(device)                         # (1, 3, N, H, W)
+    with torch.no_grad():
+        out = model(x)
+    w = getattr(out, "temporal_weights", {}).get("main")
+    if w is None:
+        return None
+    return w[0].float().cpu().numpy(), out.probs[0].float().cpu().numpy()
+
+
+def temporal_localization(model, videos: Sequence[tuple[str, str, int]], read_frames, truths: Sequence[GroundTruth],
+                          fps: float, threshold: float = 0.5, device="cpu") -> dict | None:
+    """STAM Table 4 on untrimmed videos: ``videos`` are (video id, annotation name, true label); ``read_frames``
+    (video id) -> (N, H, W, 3) uint8 stored frames at ``fps``; ``truths`` keyed by annotation name. Segments of
+    each video from its weights (:func:`attention_detections`, the predicted class), frame i covering
+    [i / fps, (i + 1) / fps). ``{"map@<tIoU>": ..., "video_top1": ..., "videos": n}``; None without weights."""
+    dets, correct = [], 0
+    for video_id, name, label in videos:
+        frames = read_frames(video_id)
+        found = video_weights(model, frames, device)
+        if found is None:
+            return None
+        weights, probs = found
+        predicted = int(np.argmax(probs))
+        correct += int(predicted == label)
+        dets += attention_detections(name, weights, uniform_edges(len(frames) / fps, len(frames)), predicted,
+                                     threshold)
+    result = temporal_map(dets, truths, TEMPORAL_IOUS)["map"]
+    return {**{f"map@{t:g}": float(result[t]) for t in TEMPORAL_IOUS},
+            "video_top1": correct / max(len(videos), 1), "videos": len(videos)}

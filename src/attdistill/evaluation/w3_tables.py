@@ -8,30 +8,12 @@ declare a row of the table (:mod:`attdistill.methods.w3`); Δ is the gap to the 
 from __future__ import annotations
 
 from . import paper_w3 as paper
-from .tables import DASH, _ours, _ours_note, _table, _m, _levels, num, ours, points
+from .tables import DASH, document as _doc, paper_rows as _rows
 
 _PROTOCOL = ("Paper: Something-Something V1, TSM ResNet-50 from ImageNet, 16 RGB frames, one centre-cropped clip, "
              "top-1. Ours: the project's Inception-I3D (params `model`) with W3 / CBAM after every Inception module "
              "(`attdistill.models.w3_i3d`), from scratch, on the study's schedule; the paper's TSM baseline is our "
              "plain RGB I3D (`rgb-none`). ")
-
-
-def _rows(s: dict, table: str, paper_rows, ref: str, extra=lambda label, mid: []) -> list[list[str]]:
-    """One row per paper row: the paper's numbers, ours (top-1 ± spread, Δ vs the ``ref`` row), our model id."""
-    ours_of = {label: mid for label, (mid, _) in _ours(table).items()}
-    base = _m(s, ours_of.get(ref, ""), "top1")
-    out = []
-    for label, paper_label, *numbers in paper_rows:
-        mid = ours_of.get(label)
-        delta = DASH if mid is None or label == ref else points(_m(s, mid, "top1"), base)
-        out.append([paper_label, *(num(v) for v in numbers), ours(s, mid, "top1"), delta,
-                    ours(s, mid, "mean_class"), *extra(label, mid), f"`{mid}`" if mid else DASH])
-    return out
-
-
-def _doc(title: str, header: list[str], rows: list[list[str]], text: str, s: dict) -> str:
-    return "\n\n".join([title, _table(header, rows), text + " " + _ours_note(s, "top-1 (and mean class) accuracy")
-                        + " " + _levels(s)]) + "\n"
 
 
 def w3_table5(s: dict) -> str:

@@ -3,7 +3,8 @@
 * :mod:`.distillation` — Attention Distillation for Learning Video Representations (BMVC 2020): Table 1's
   baselines, the student, the MARS-style and reference-attention controls, the two late fusions;
 * :mod:`.mfr` — ``distill-mfr``, W3's MFR second stage applied to the student;
-* :mod:`.w3` — Knowing What, Where and When to Look (papers/001): W3, AFR, MFR, CBAM and the ablations.
+* :mod:`.w3` — Knowing What, Where and When to Look (papers/001): W3, AFR, MFR, CBAM and the ablations;
+* :mod:`.stam` — Where and When to Look? (STAM, papers/003): the frame CNN, STAM and its ablations.
 
 The lists below are the only lists of ids: stage CLIs, summary.json, the tables, localisation and the dvc.yaml
 consistency test read them.
@@ -11,12 +12,12 @@ consistency test read them.
 
 from __future__ import annotations
 
-from . import distillation, mfr, w3
+from . import distillation, mfr, stam, w3
 from .registry import Claim, FusionSpec, ModelSpec, Quantity, Row, Teacher
 
-MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS, *w3.MODELS)
+MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS, *w3.MODELS, *stam.MODELS)
 FUSIONS: tuple[FusionSpec, ...] = distillation.FUSIONS
-CLAIMS: tuple[Claim, ...] = (*distillation.CLAIMS, *w3.CLAIMS)
+CLAIMS: tuple[Claim, ...] = (*distillation.CLAIMS, *w3.CLAIMS, *stam.CLAIMS)
 # (model id, row) of a method's table for a model another method declares (the W3 tables' plain I3D)
 EXTRA_ROWS: tuple[tuple[str, Row], ...] = w3.EXTRA_ROWS
 teacher_model_id = distillation.teacher_model_id        # params -> the Table-1 flow model used as the teacher

@@ -11,7 +11,9 @@ A declaration holds everything that differs between model ids:
   whether it still runs at test time);
 * its loss, as its own small function ``loss(out, target, teacher_outputs, params) -> (loss, terms)``;
 * an optional forward (``forward(model, batch, teacher_outputs) -> NetOutput``) when the model does not simply
-  read its input;
+  read its input, an optional ``init(model, teachers, params)`` that starts it from its frozen teachers (STAM's
+  second training step), and an optional ``load_weights(model, params)`` for a network that is not an I3D
+  (the engine otherwise loads params ``model.pretrained_*`` into the I3D);
 * the params sections it reads beyond the common training ones (``sections``; its dvc.yaml stage declares
   exactly the common ones plus these);
 * the table rows it appears in (:class:`Row`) and the attention maps it contributes to localisation
@@ -99,6 +101,8 @@ class ModelSpec:
     model_overrides: dict = field(default_factory=dict)  # ModelConfig fields this model fixes (a reading ablation)
     evaluated: bool = True      # scored on the test split; False: a choice made on validation only (never tested)
     options: Callable[[Params], dict] | None = None   # params -> the kind's own build_model options (W3's)
+    init: Callable[[nn.Module, dict, Params], None] | None = None   # start from the frozen teachers (role -> net)
+    load_weights: Callable[[nn.Module, Params], None] | None = None  # pretrained weights of a non-I3D network
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS or any(t.input not in INPUTS for t in self.teachers):

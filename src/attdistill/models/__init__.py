@@ -20,10 +20,10 @@ from .afr import AttentionFeatureRefinement
 from .w3 import W3Attention, W3Output, cbam
 from .w3_i3d import (STAGE_ENDPOINTS, VARIANTS, W3_ENDPOINTS, W3I3D, attention_gflops, build_variant, build_w3,
                      count_gflops)
-from .build import KINDS, build_model
+from .build import KINDS, build_model, to_channels_last
 from .convlstm import ConvLSTMCell
 from .stam import (STAM, FrameAverageNet, ImportanceMask, ResNet50Frames, SmallFrameCNN, StamOutput,
-                   TemporalAttention, frame_features, load_resnet50_state)
+                   TemporalAttention, build_stam, frame_features, load_resnet50_state)
 
 __all__ = [
     "ENDPOINTS", "AttentionHead", "AttentionMaps", "InceptionI3d", "InceptionModule",
@@ -31,7 +31,7 @@ __all__ = [
     "attention_pool", "average_pool", "build_model", "gumbel_sample", "load_i3d_state", "load_pretrained",
     "parse_attention",
     "AttentionFeatureRefinement", "STAGE_ENDPOINTS", "W3Attention", "W3I3D", "W3Output", "W3_ENDPOINTS",
-    "attention_gflops", "build_variant", "build_w3", "KINDS", "VARIANTS", "cbam", "count_gflops",
+    "attention_gflops", "build_variant", "build_w3", "KINDS", "VARIANTS", "to_channels_last", "cbam", "count_gflops",
     "ConvLSTMCell", "STAM", "FrameAverageNet", "ImportanceMask", "ResNet50Frames", "SmallFrameCNN", "StamOutput",
-    "TemporalAttention", "frame_features", "load_resnet50_state",
+    "TemporalAttention", "build_stam", "frame_features", "load_resnet50_state",
 ]

@@ -3,7 +3,8 @@ pre-trained models provided by the authors of [3]").
 
 * :func:`load_i3d_state` reads a state_dict from a local file or from a URL, fetched once into a cache directory
   through :func:`attdistill.download.download_file`, SHA-256-verified when a checksum is given.
-* :func:`load_pretrained` puts it into an :class:`InceptionI3d`, a :class:`SingleStreamNet` (its ``backbone``) or a
+* :func:`load_pretrained` puts it into an :class:`InceptionI3d`, a :class:`SingleStreamNet` or a
+  :class:`~.w3_i3d.W3I3D` (their ``backbone``; W3 and AFR keep their fresh initialisation) or a
   :class:`TwoBranchStudent` (trunk to Mixed_4f; ``Mixed_5b``/``Mixed_5c``/``logits`` copied into *both* branches),
   with ``strict=True`` semantics: every checkpoint tensor must find its place with the same shape, and the only
   parameters left at their fresh initialisation are the attention heads and, when the class count differs from the
@@ -26,6 +27,7 @@ from torch import nn
 
 from .i3d import InceptionI3d
 from .networks import BRANCH_ENDPOINTS, SingleStreamNet, TwoBranchStudent
+from .w3_i3d import W3I3D
 
 
 class PretrainedError(ValueError):
@@ -95,7 +97,7 @@ def _mapping(model: nn.Module) -> tuple[InceptionI3d, list[tuple[str, str]]]:
     """(backbone, [(checkpoint prefix, model prefix)]) for each kind of network."""
     if isinstance(model, InceptionI3d):
         return model, [("", "")]
-    if isinstance(model, SingleStreamNet):
+    if isinstance(model, (SingleStreamNet, W3I3D)):          # W3's modules and AFR keep their initialisation
         return model.backbone, [("", "backbone.")]
     if isinstance(model, TwoBranchStudent):
         pairs = [(f"{ep}.", f"backbone.{ep}.") for ep in model.backbone.endpoints]
@@ -153,7 +155,7 @@ def load_pretrained(model: nn.Module, state: Mapping[str, torch.Tensor], num_cla
         raise PretrainedError(f"{len(unused)} checkpoint tensors have no place in {type(model).__name__}: "
                               f"{', '.join(unused[:5])}{' ...' if len(unused) > 5 else ''}")
     initialised = [k for k in target if k not in new]
-    expected_fresh = ("attention.", "logits.")
+    expected_fresh = ("attention.", "logits.", "w3.", "afr.")   # heads, W3 modules, AFR: not in an I3D checkpoint
     odd = [k for k in initialised if not any(p in k for p in expected_fresh)]
     if odd:
         raise PretrainedError(f"the checkpoint lacks {len(odd)} backbone tensors of {type(model).__name__}: "

@@ -51,7 +51,8 @@ class StamOutput(NetOutput):
                           temporal attention).
     frame_logits:         ``"main"`` -> (N, n, K) per-frame logits (the frame-CNN baseline only).
     pooled:               ``"main"`` -> (N, D) GAP of H̄ (STAM) or the mean GAP frame feature (baseline).
-    final:                ``"main"`` -> (N, D, T, h, w) the hidden states H_1..H_T (STAM only).
+    final:                ``"main"`` -> (N, D, T, h, w) the hidden states H_1..H_T (STAM); the frame features
+                          (N, n, C, h, w) (baseline).
     """
 
     temporal_weights: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -204,8 +205,10 @@ class STAM(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_channels, num_classes)
 
-    def forward(self, x: torch.Tensor) -> StamOutput:       # (N, 3, n, H, W)
-        return self.head(frame_features(self.backbone, x))
+    def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> StamOutput:   # (N, 3, n, H, W)
+        """``features`` (N, n, C, h, w): precomputed frame features (the second training step, through DDP's
+        forward); ``x`` is then not read."""
+        return self.head(frame_features(self.backbone, x) if features is None else features)
 
     def head(self, feats: torch.Tensor) -> StamOutput:      # (N, n, C, h, w)
         n, frames = feats.shape[:2]
@@ -252,9 +255,31 @@ class FrameAverageNet(nn.Module):
         self.fc = nn.Linear(backbone.out_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> StamOutput:       # (N, 3, n, H, W)
-        pooled = frame_features(self.backbone, x).mean(dim=(3, 4))                     # (N, n, C)
+        feats = frame_features(self.backbone, x)                                       # (N, n, C, h, w)
+        pooled = feats.mean(dim=(3, 4))                                                # (N, n, C)
         frame_logits = self.fc(self.dropout(pooled))                                   # (N, n, K)
         out = StamOutput(logits={"main": frame_logits.mean(dim=1)},
                          probs=F.softmax(frame_logits.float(), dim=2).mean(dim=1), attention="none")
         out.frame_logits["main"], out.pooled["main"] = frame_logits, pooled.mean(dim=1)
+        out.final["main"] = feats          # the frame features STAM's head trains on in the second step
         return out
+
+
+#: Networks of STAM's Table 1, by name: the frame-CNN baseline and STAM with its attention switches (the loss
+#: ablations w/o L_TV, L_contrast, L_unimodal are the ``stam`` network with a zero weight).
+VARIANTS: tuple[str, ...] = ("frames", "stam", "stam-no-spatial", "stam-no-temporal")
+
+
+def build_stam(num_classes: int, variant: str, *, backbone: str, width: int, mask_hidden, attention_dim: int,
+               hidden: int, kernel: int, steps: int, mean_input: bool, dropout: float) -> nn.Module:
+    """The network of a :data:`VARIANTS` name on a fresh backbone (``"small"``: :class:`SmallFrameCNN` of
+    ``width``; ``"resnet50"``: :class:`ResNet50Frames`, random weights); ``steps`` 0 = one step per frame."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown STAM variant {variant!r}; valid values: {', '.join(VARIANTS)}")
+    if backbone not in ("small", "resnet50"):
+        raise ValueError(f"unknown STAM backbone {backbone!r}; valid values: small, resnet50")
+    trunk = SmallFrameCNN(width) if backbone == "small" else ResNet50Frames()
+    if variant == "frames":
+        return FrameAverageNet(num_classes, trunk, dropout)
+    return STAM(num_classes, trunk, tuple(mask_hidden), attention_dim, hidden, kernel, steps or None, dropout,
+                spatial=variant != "stam-no-spatial", temporal=variant != "stam-no-temporal", mean_input=mean_input)

@@ -46,6 +46,7 @@ from ..data.index import VideoIndex
 from ..data.skips import skipped_ids
 from ..evaluation.metrics import accuracy_metrics
 from ..methods.registry import ModelSpec
+from ..models.build import to_channels_last
 from ..models.files import load_frozen
 from ..models.pretrained import load_i3d_state, load_pretrained
 from ..models.files import atomic_save, save_model
@@ -205,13 +206,15 @@ def build_model(spec: ModelSpec, params: Params, num_classes: int, env: DistEnv,
     torch.manual_seed(params.seed)
     model = spec.build(num_classes, params)
     src, sha = params.model.pretrained(spec.input)
-    if src:
+    if spec.load_weights is not None:        # a network of its own (STAM's frame CNN): its own weights
+        spec.load_weights(model, params)
+    elif src:
         dl = params.download
         state = load_i3d_state(src, sha, cache_dir=dl.cache_dir, retries=dl.retries, timeout=dl.timeout)
         load_pretrained(model, state, num_classes)
     model = model.to(env.device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
+        model = to_channels_last(model)
     if env.distributed and params.train.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
@@ -228,6 +231,8 @@ def build_run(model_id: str, params: Params, paths: TrainPaths) -> Run:
     index, train_ds, val_ds = build_data(spec, params, paths)
     model = build_model(spec, params, index.num_classes, env, channels_last)
     teachers, digests = load_teachers(spec, paths, env.device)
+    if spec.init is not None:                # e.g. STAM's second step: the fine-tuned frame CNN, frozen
+        spec.init(model, teachers, params)
     net = DistributedDataParallel(model) if env.distributed else model
     if tp.compile:
         net = torch.compile(net)
