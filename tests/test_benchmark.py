@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+
+import yaml
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +62,7 @@ def check_report(r: dict, params) -> None:
 
 
 def test_stage_writes_speed_json_synthetic_random(tmp_path, capsys):
-    (tmp_path / "params.yaml").write_text(json.dumps(params_dict(TINY)))   # JSON is YAML
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_dict(TINY)))   # JSON is YAML
     out = tmp_path / "reports" / "speed.json"
     models = tmp_path / "models"
     rc = load_stage().main(["--params", str(tmp_path / "params.yaml"), "--out", str(out),
@@ -139,7 +141,7 @@ def test_training_section_times_every_single_input_network_kind_against_its_peak
     r = run_benchmark(params, student=tmp_path / "s.pt", rgb=tmp_path / "r.pt", flow=tmp_path / "f.pt",
                       frames_dir=tmp_path / "frames", index_path=tmp_path / "index.json", threads=2, device="cpu")
     t = r["training"]
-    assert set(t["kinds"]) == set(network_kinds()) == {"rgb", "flow", "student"}
+    assert set(t["kinds"]) == set(network_kinds()) == {"rgb", "flow", "student", "w3", "stam"}
     assert t["threads"] == params.train.threads
     for row in [*t["kinds"].values(), t["rgb_bf16"]]:
         c = params.clip
@@ -155,7 +157,7 @@ def test_training_section_times_every_single_input_network_kind_against_its_peak
 def test_paper_setting_times_student_rgb_and_two_stream_at_the_profile_shapes(tmp_path, capsys):
     """The stage with --paper-profile adds ``paper_setting``: the three pipelines timed at the profile's shapes
     (here a tiny profile, so the test stays fast; the real one is profiles/paper.yaml)."""
-    (tmp_path / "params.yaml").write_text(json.dumps(params_dict(TINY)))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_dict(TINY)))
     profile = tmp_path / "paper.yaml"
     profile.write_text(json.dumps({"frames": {"width": 40, "height": 32}, "clip": {"frames": 8},
                                    "model": {"width": 0.0625, "final_stride": 2},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+
+import yaml
 from dataclasses import replace
 from pathlib import Path
 
@@ -335,13 +337,13 @@ def test_stage_cli(tmp_path, capsys):
     root = _fixture(tmp_path)
     stage = _stage()
     bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps(params_dict({"localize": {"size": 2}})))          # JSON is YAML
+    bad.write_text(yaml.safe_dump(params_dict({"localize": {"size": 2}})))          # JSON is YAML
     paths = ["--eval", *(f"{m}={d}" for m, d in eval_dirs(root).items()), "--dataset", str(root), "--frames", str(root / "frames")]
     assert stage.main(["--params", str(bad), *paths, "--out", str(tmp_path / "bad_out")]) == 2
     assert not (tmp_path / "bad_out").exists()
     assert "localize.size" in capsys.readouterr().err
     good = tmp_path / "params.yaml"
-    good.write_text(json.dumps(params_dict({"frames": {"fps": 24}})))
+    good.write_text(yaml.safe_dump(params_dict({"frames": {"fps": 24}})))
     out = tmp_path / "out"
     assert stage.main(["--params", str(good), *paths, "--out", str(out)]) == 0
     assert "distill-motion: P=" in capsys.readouterr().out

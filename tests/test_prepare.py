@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+
+import yaml
 import pickle
 import sys
 from dataclasses import replace
@@ -240,11 +242,11 @@ def test_prepare_synthetic_writes_the_index(tmp_path):
 
 def test_stage_cli_fails_fast_on_bad_params_and_runs_synthetic(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps(params_dict({"dataset": {"name": "kinetics"}})))      # JSON is YAML
+    bad.write_text(yaml.safe_dump(params_dict({"dataset": {"name": "kinetics"}})))      # JSON is YAML
     assert download_stage.main(["--params", str(bad), "--out", str(tmp_path / "raw")]) == 2
     assert "kinetics" in capsys.readouterr().err and not (tmp_path / "raw").exists()
     good = tmp_path / "params.yaml"
-    good.write_text(json.dumps(params_dict({"synthetic": SMALL_SYNTHETIC})))
+    good.write_text(yaml.safe_dump(params_dict({"synthetic": SMALL_SYNTHETIC})))
     assert download_stage.main(["--params", str(good), "--out", "raw", "--base", str(tmp_path), "--workers", "1"]) == 0
     assert "synthetic: 2 classes, 2 train / 2 val / 2 test" in capsys.readouterr().out
     assert VideoIndex.load(tmp_path / "raw" / "index.json").num_classes == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import yaml
 import os
 import subprocess
 import sys
@@ -207,7 +209,7 @@ def test_missing_or_unknown_teacher_is_rejected_before_training(tiny):
 
 def test_train_stage_cli_rejects_bad_params_before_work(tmp_path):
     bad = tmp_path / "params.yaml"
-    bad.write_text(json.dumps(params_dict({"attention": "foo"})))              # JSON is YAML
+    bad.write_text(yaml.safe_dump(params_dict({"attention": "foo"})))              # JSON is YAML
     paths = ["--seed", "0", "--index", "i.json", "--frames", "f", "--flow", "w", "--out", "models/distill",
              "--live", "live"]
     r = subprocess.run([sys.executable, str(REPO / "stages" / "train.py"), "distill", "--params", str(bad), *paths],
