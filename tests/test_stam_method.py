@@ -232,8 +232,8 @@ def test_temporal_localization_by_hand():
     frames = np.zeros((12, 8, 8, 3), np.uint8)
     videos = [("C/v1", "v1", 1)]
     exact = [GroundTruth("v1", 1, (4 / 4.0, 8 / 4.0))]                       # frames 4-7 at 4 fps
-    r = temporal_localization(_Peaked(), videos, lambda v: frames, exact, fps=4.0)
+    r = temporal_localization({"m": _Peaked()}, videos, lambda v: frames, exact, fps=4.0)["m"]
     assert r["video_top1"] == 1.0 and all(r[f"map@{t:g}"] == 1.0 for t in (0.1, 0.2, 0.3, 0.4, 0.5))
     half = [GroundTruth("v1", 1, (6 / 4.0, 10 / 4.0))]                      # tIoU 2 / 6 = 0.33
-    r = temporal_localization(_Peaked(), videos, lambda v: frames, half, fps=4.0)
+    r = temporal_localization({"m": _Peaked()}, videos, lambda v: frames, half, fps=4.0)["m"]
     assert [r[f"map@{t:g}"] for t in (0.1, 0.2, 0.3, 0.4, 0.5)] == [1.0, 1.0, 1.0, 0.0, 0.0]

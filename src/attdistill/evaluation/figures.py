@@ -118,6 +118,14 @@ def _index_maps(paths: ReportPaths) -> tuple[list[int] | None, list[int] | None]
         return None, None
 
 
+def _class_namer(paths: ReportPaths, num_classes: int):
+    """label -> class name from the index (``class <k>`` when the index is missing or has another class count)."""
+    classes = _classes(paths)
+    if classes and len(classes) == num_classes:
+        return lambda k: classes[k]
+    return lambda k: f"class {k}"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "video"
 
@@ -209,8 +217,7 @@ def attention_figures(paths: ReportPaths, out_dir: Path) -> list[Path]:
         return []
     with np.load(main_scores) as z:
         s_ids, s_labels, s_probs = [str(v) for v in z["video_ids"]], z["labels"], z["probs"]
-    classes = _classes(paths)
-    name = (lambda k: classes[k]) if classes and len(classes) == s_probs.shape[1] else (lambda k: f"class {k}")
+    name = _class_namer(paths, s_probs.shape[1])
     reverse_map, _ = _index_maps(paths)
     if reverse_map is not None and len(reverse_map) != s_probs.shape[1]:
         reverse_map = None
@@ -470,8 +477,7 @@ def mask_figures(paths: ReportPaths, out_dir: Path, rows=MASK_ROWS, prefix: str 
         return []
     with np.load(scores) as z:
         ids, labels, probs = [str(v) for v in z["video_ids"]], z["labels"], z["probs"]
-    classes = _classes(paths)
-    name = (lambda k: classes[k]) if classes and len(classes) == probs.shape[1] else (lambda k: f"class {k}")
+    name = _class_namer(paths, probs.shape[1])
     ref = loaded[first]
     T, crops, ref_ids = int(ref["clip_frames"]), _crops_per_clip(ref), [str(v) for v in ref["video_ids"]]
     shown = sorted({int(round(t)) for t in np.linspace(0, T - 1, MASK_FRAMES)})
@@ -505,7 +511,6 @@ def weights_figure(paths: ReportPaths, out_dir: Path, model_id: str, max_videos:
     if "weights_main" not in mz:
         _warn(f"temporal weights figure skipped: {path} has no weights_main")
         return []
-    classes = _classes(paths)
     vids = [str(v) for v in mz["video_ids"]]
     fig, ax = plt.subplots(figsize=(7, 4))
     for v in range(min(max_videos, len(vids))):
@@ -515,8 +520,7 @@ def weights_figure(paths: ReportPaths, out_dir: Path, model_id: str, max_videos:
         ax.plot(np.arange(len(w)), w, marker="o", ms=3, label=label)
     ax.set_xlabel("clip frame i")
     ax.set_ylabel("mean temporal weight (1/T) Σ_t w_ti")
-    ax.set_title(f"{model_id}: temporal attention over the frames of test clips" +
-                 ("" if classes is None else f" ({len(classes)} classes)"))
+    ax.set_title(f"{model_id}: temporal attention over the frames of test clips")
     ax.legend(fontsize=7)
     out = out_dir / "stam_weights.png"
     save_figure(fig, out)

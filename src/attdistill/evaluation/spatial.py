@@ -42,8 +42,7 @@ def clip_detections(mf: MapsFile, branch: str, predicted: dict[str, int], truth:
         n, fps = frames.video(vid)
         stored = clip_indices(int(start), T, n)[0]
         masks = np.stack([maps[i][slice_for_frame(j, T, maps.shape[1])] for j in range(T)])
-        for d in mask_detections(str(i), range(T), masks, predicted[vid], vb.width, vb.height, THRESHOLD):
-            dets.append(d)
+        dets += mask_detections(str(i), range(T), masks, predicted[vid], vb.width, vb.height, THRESHOLD)
         for j in range(T):
             for box in vb.boxes_at_time(int(stored[j]) / fps):
                 truths.append(GroundTruth((str(i), j), truth[vid], tuple(float(c) for c in box)))

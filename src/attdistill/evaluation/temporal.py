@@ -23,7 +23,9 @@ leaves open, and what we do:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -106,23 +108,64 @@ def video_weights(model, frames: np.ndarray, device="cpu") -> tuple[np.ndarray, 
     return w[0].float().cpu().numpy(), out.probs[0].float().cpu().numpy()
 
 
-def temporal_localization(model, videos: Sequence[tuple[str, str, int]], read_frames, truths: Sequence[GroundTruth],
-                          fps: float, threshold: float = 0.5, device="cpu") -> dict | None:
-    """STAM Table 4 on untrimmed videos: ``videos`` are (video id, annotation name, true label); ``read_frames``
-    (video id) -> (N, H, W, 3) uint8 stored frames at ``fps``; ``truths`` keyed by annotation name. Segments of
-    each video from its weights (:func:`attention_detections`, the predicted class), frame i covering
-    [i / fps, (i + 1) / fps). ``{"map@<tIoU>": ..., "video_top1": ..., "videos": n}``; None without weights."""
-    dets, correct = [], 0
+def temporal_localization(models: dict, videos: Sequence[tuple[str, str, int]], read_frames,
+                          truths: Sequence[GroundTruth], fps: float, threshold: float = 0.5, device="cpu") -> dict:
+    """STAM Table 4 on untrimmed videos, for each of ``models`` (id -> module): ``videos`` are (video id, annotation
+    name, true label); ``read_frames(video id)`` -> (N, H, W, 3) uint8 stored frames at ``fps``, read once per video
+    for all models; ``truths`` keyed by annotation name. Segments of each video from its weights
+    (:func:`attention_detections`, the predicted class), frame i covering [i / fps, (i + 1) / fps).
+    ``{id: {"map@<tIoU>": ..., "video_top1": ..., "videos": n}}``, or ``{id: {"note": ...}}`` for a model without
+    temporal weights."""
+    dets: dict[str, list] = {m: [] for m in models}
+    correct = dict.fromkeys(models, 0)
     for video_id, name, label in videos:
         frames = read_frames(video_id)
-        found = video_weights(model, frames, device)
+        edges = uniform_edges(len(frames) / fps, len(frames))
+        for m in [m for m in models if dets[m] is not None]:
+            found = video_weights(models[m], frames, device)
+            if found is None:
+                dets[m] = None                                 # no temporal attention: nothing to localise
+                continue
+            weights, probs = found
+            predicted = int(np.argmax(probs))
+            correct[m] += int(predicted == label)
+            dets[m] += attention_detections(name, weights, edges, predicted, threshold)
+    out = {}
+    for m, found in dets.items():
         if found is None:
-            return None
-        weights, probs = found
-        predicted = int(np.argmax(probs))
-        correct += int(predicted == label)
-        dets += attention_detections(name, weights, uniform_edges(len(frames) / fps, len(frames)), predicted,
-                                     threshold)
-    result = temporal_map(dets, truths, TEMPORAL_IOUS)["map"]
-    return {**{f"map@{t:g}": float(result[t]) for t in TEMPORAL_IOUS},
-            "video_top1": correct / max(len(videos), 1), "videos": len(videos)}
+            out[m] = {"note": "no temporal attention weights"}
+            continue
+        result = temporal_map(found, truths, TEMPORAL_IOUS)["map"]
+        out[m] = {**{f"map@{t:g}": float(result[t]) for t in TEMPORAL_IOUS},
+                  "video_top1": correct[m] / max(len(videos), 1), "videos": len(videos)}
+    return out
+
+
+def untrimmed_localization(model_files: dict[str, str | os.PathLike], index_path: str | os.PathLike,
+                           frames_dir: str | os.PathLike, annotations_dir: str | os.PathLike,
+                           default_fps: float | None) -> dict:
+    """The ``temporal`` stage: :func:`temporal_localization` of the models in ``model_files`` (id -> model.pt) on
+    the test videos of an untrimmed index (frame packs in ``frames_dir``, THUMOS'14-format annotations in
+    ``annotations_dir``); ``{"note": ...}`` for an index without videos (a real dataset)."""
+    from ..data.index import VideoIndex
+    from ..data.packs import Pack, pack_path
+    from ..data.thumos14 import read_annotations
+    from ..models.files import load_frozen
+    from .localize import stored_fps
+
+    index = VideoIndex.load(index_path)
+    videos = [(v.video_id, v.video_id.split("/")[-1], v.label) for v in index.split("test")]
+    if not videos:
+        return {"note": f"{index_path}: no untrimmed videos (dataset {index.dataset!r})"}
+    label_of = {c: i for i, c in enumerate(index.classes)}
+    truths = [GroundTruth(s.video, label_of[c], (s.start, s.end))
+              for c, segs in read_annotations(annotations_dir, "test").items() for s in segs]
+    with Pack(pack_path(frames_dir, videos[0][0])) as p:
+        fps = stored_fps(p.meta, default_fps, frames_dir)
+
+    def read(video_id: str) -> np.ndarray:
+        with Pack(pack_path(frames_dir, video_id)) as p:
+            return p.read(list(range(len(p))))
+
+    models = {m: load_frozen(Path(f))[0] for m, f in model_files.items()}
+    return temporal_localization(models, videos, read, truths, fps)
