@@ -1,10 +1,12 @@
 """DVC stage: evaluate one trained model, or late fusions of evaluated ones.
 
-    python stages/evaluate.py model MODEL_ID --seed S --model FILE --index I --frames F --flow W --flow-reversed R \
-        --data-out DIR --reports DIR [--skipped REPORT ...] [--teacher ROLE=PATH ...]
+    python stages/evaluate.py model MODEL_ID --seed S --model FILE --index I --frames F [--flow W --flow-reversed R]
+        [--raw R] --data-out DIR --reports DIR [--skipped REPORT ...] [--teacher ROLE=PATH ...]
     python stages/evaluate.py fusion --index I --fusion ID OUT_DIR SCORES.npz SCORES.npz [--fusion ...]
 
-``model``: top-1/top-5/mean class, reversed time, confusion, attention maps. ``fusion``: the equal-weight mean of
+``model``: top-1/top-5/mean class, reversed time, confusion, attention maps. ``--flow`` / ``--flow-reversed``:
+the flow packs of models that read flow; ``--raw``: the original frames (focused crops). A test-time variant
+(``focus-<f>-ce-ce``) scores the model file of the id it declares in ``weights_of``. ``fusion``: the equal-weight mean of
 the members' scores (each fusion's members are declared in attdistill.methods; the files are given in that order).
 Models kept elsewhere are scored the same way, e.g. ``--model models/long_budget/distill/model.pt --reports
 reports/long_budget/eval/distill --data-out data/eval_long_budget/distill``.
@@ -27,8 +29,10 @@ def _report(name: str, m: dict) -> None:
 
 
 def run_model(args, params) -> None:
-    paths = EvalPaths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow),
-                      flow_reversed=Path(args.flow_reversed), model=Path(args.model), data_out=Path(args.data_out),
+    opt = lambda p: Path(p) if p else None                                            # noqa: E731
+    paths = EvalPaths(index=Path(args.index), frames=Path(args.frames), flow=opt(args.flow),
+                      flow_reversed=opt(args.flow_reversed), raw=opt(args.raw), model=Path(args.model),
+                      data_out=Path(args.data_out),
                       reports=Path(args.reports), skipped=tuple(map(Path, args.skipped)),
                       teachers=parse_teachers(args.teacher))
     _report(args.model_id, evaluate_model(args.model_id, params, paths, device=args.device,
@@ -47,10 +51,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     m = sub.add_parser("model", help="score one trained model")
-    m.add_argument("model_id", choices=methods.TRAINED_IDS)
+    m.add_argument("model_id", choices=methods.EVALUATED_IDS)
     m.add_argument("--seed", type=int, required=True, help="the model's training seed (test-time views)")
-    for flag in ("--model", "--index", "--frames", "--flow", "--flow-reversed", "--data-out", "--reports"):
+    for flag in ("--model", "--index", "--frames", "--data-out", "--reports"):
         m.add_argument(flag, required=True)
+    for flag in ("--flow", "--flow-reversed", "--raw"):
+        m.add_argument(flag)
     m.add_argument("--skipped", nargs="*", default=[])
     m.add_argument("--teacher", action="append", default=[], metavar="ROLE=PATH")
     m.add_argument("--device", default="auto")

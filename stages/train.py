@@ -1,7 +1,10 @@
 """DVC stage: train one declared model id (see attdistill.methods).
 
-    python stages/train.py MODEL_ID --seed S --index I --frames F --flow W --out DIR --live DIR \
+    python stages/train.py MODEL_ID --seed S --index I --frames F [--flow W] [--raw R] --out DIR --live DIR \
         [--skipped REPORT ...] [--teacher ROLE=PATH ...] [--nproc N]
+
+``--flow``: the flow packs (models that read flow); ``--raw``: the original, larger frames of the same videos
+(the focused-crop models re-cut their focused view there).
 
 ``--seed``: the training seed (initialisation, data order, augmentation, dropout/Gumbel noise); dvc.yaml runs one
 stage per entry of params ``seeds``. Params ``seed`` is the embedded benchmark's generation seed, not read here.
@@ -29,7 +32,8 @@ def main(argv=None) -> int:
     add_params_arguments(ap)
     ap.add_argument("--index", required=True)
     ap.add_argument("--frames", required=True)
-    ap.add_argument("--flow", required=True)
+    ap.add_argument("--flow", help="flow packs (needed by models that read flow)")
+    ap.add_argument("--raw", help="original frames of the same videos (focused crops)")
     ap.add_argument("--out", required=True, help="folder of model.pt (and resume.pt)")
     ap.add_argument("--live", required=True, help="dvclive folder")
     ap.add_argument("--skipped", nargs="*", default=[], help="skip reports of the frames / flow stages")
@@ -48,7 +52,8 @@ def main(argv=None) -> int:
     if params is None:
         return 2
     params = dataclasses.replace(params, seed=args.seed)
-    paths = TrainPaths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow), out=Path(args.out),
+    paths = TrainPaths(index=Path(args.index), frames=Path(args.frames), flow=Path(args.flow) if args.flow else None,
+                       raw=Path(args.raw) if args.raw else None, out=Path(args.out),
                        live=Path(args.live), skipped=tuple(map(Path, args.skipped)),
                        teachers=parse_teachers(args.teacher))
     train(args.model_id, params, paths, stop_after=args.stop_after)

@@ -83,7 +83,7 @@ def option_values(argv: list[str], flag: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ registry
-@pytest.mark.parametrize("spec", methods.MODELS, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", [m for m in methods.MODELS if not m.weights_of], ids=lambda s: s.id)
 def test_training_stage_matches_declaration(spec):
     for seed, (name, st) in training_stages(spec.id).items():
         assert name.split("@")[0] == spec.stage
@@ -100,11 +100,12 @@ def test_training_stage_matches_declaration(spec):
 def test_evaluate_stage_matches_declaration(spec):
     for seed, (name, st) in evaluate_stages(spec.id).items():
         assert name.startswith("evaluate")
-        assert option_values(st["argv"], "--model") == [model_file(spec.id, seed)]
+        weights = spec.weights_of or spec.id              # a test-time variant scores its trained id's file
+        assert option_values(st["argv"], "--model") == [model_file(weights, seed)]
         teachers = {f"{t.role}={model_file(t.model, seed)}" for t in spec.test_teachers}
         assert set(option_values(st["argv"], "--teacher")) == teachers
         model_deps = {d for d in st["deps"] if d.startswith("models/")}
-        assert model_deps == {model_file(spec.id, seed), *(model_file(t.model, seed) for t in spec.test_teachers)}
+        assert model_deps == {model_file(weights, seed), *(model_file(t.model, seed) for t in spec.test_teachers)}
         assert option_values(st["argv"], "--reports") == [f"reports/eval/{spec.id}/s{seed}"]
 
 
@@ -137,7 +138,15 @@ def test_every_stage_of_a_model_is_declared():
         if a[1:2] == ["stages/train.py"]:
             assert a[2] in methods.TRAINED_IDS, name
         if a[1:3] == ["stages/evaluate.py", "model"]:
-            assert a[3] in methods.TRAINED_IDS, name
+            assert a[3] in methods.EVALUATED_IDS, name
+
+
+def test_test_time_variants_are_scored_but_never_trained():
+    variants = [m for m in methods.MODELS if m.weights_of]
+    assert variants
+    for spec in variants:
+        assert not _stage_for(lambda a: a[1:3] == ["stages/train.py", spec.id]), spec.id
+        assert spec.weights_of in methods.TRAINED_IDS and spec.id not in methods.TRAINED_IDS
 
 
 # ------------------------------------------------------------------------------------------------ code deps

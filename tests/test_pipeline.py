@@ -32,6 +32,7 @@ TINY = {
     "model": {"width": 0.0625},
     "train": {"epochs": 1, "batch_size": 4},
     "benchmark": {"clips": 1, "repeats": 1},
+    "focus": {"raw": 64, "input": 32, "epochs": 1},
 }
 
 
@@ -99,6 +100,9 @@ def test_full_dag_writes_the_output_contract(tiny_repo):
     assert "stam" in summary["localization"]
     assert (root / "reports" / "figures" / "stam_weights.png").is_file()
     assert json.loads((root / "reports" / "speed.json").read_text())["ratio"] > 0
+    assert "| Attention L_E/E | 33.3 | 33.1 |" in (root / "reports" / "tables" / "focus_table2.md").read_text()
+    assert {"attention-entropy", "attention-ce", "center", "random"} <= set(summary["focus_boxes"])
+    assert "focus-concat-ce-ce" in summary["models"] and "focus-base" in summary["validation"]
 
 
 def test_second_repro_does_nothing(tiny_repo):
@@ -119,7 +123,7 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
         params.write_text(before)
     assert {"teacher@0", "distill@0", "distill_mfr@0", "reference_attention@0"} <= changed
     assert not changed & {"download", "frames", "flow", "feature_distill@0", "w3_mfr@0", "cbam_mfr@0"}
-    assert not any(s.startswith(("w3_stage1@", "stam@", "stam_frames@")) for s in changed)
+    assert not any(s.startswith(("w3_stage1@", "stam@", "stam_frames@", "focus")) for s in changed)
     assert not any(s.startswith("baselines@") for s in changed)
 
 

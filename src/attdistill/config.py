@@ -78,6 +78,7 @@ class SyntheticConfig:
     camera_motion: float
     codec: str
     placement: Literal["central", "whole-frame"]
+    actor_scale: float       # actor (and distractor) size x this; < 1 with larger frames: small actors (focused crops)
 
     def validate(self, key: str) -> None:
         for k in self.kinds:
@@ -98,6 +99,7 @@ class SyntheticConfig:
         _check(0.0 < self.difficulty <= 4.0, f"{key}.difficulty", "must be in (0, 4]")
         _check(self.distractors >= 0, f"{key}.distractors", "must be >= 0")
         _check(self.camera_motion >= 0, f"{key}.camera_motion", "must be >= 0")
+        _check(0.1 <= self.actor_scale <= 2.0, f"{key}.actor_scale", "must be in [0.1, 2]")
         _check(len(self.codec) == 4, f"{key}.codec", "must be a FourCC of 4 characters, e.g. XVID, MJPG")
 
 
@@ -363,6 +365,26 @@ class StamConfig:
 
 
 @dataclass(frozen=True)
+class FocusConfig:
+    """Focused crops (papers/004): the focus variant of the embedded benchmark and Table 2's fine-tunes
+    (docs/equations.md, "Focus"; docs/synthetic.md)."""
+
+    actor_scale: float         # synthetic.actor_scale of the focus benchmark (small actors)
+    raw: int                   # side of its rendered videos and of the stored "original" frames (square)
+    input: int                 # side of its stored network frames, the standard view V_in (square)
+    box: float                 # side of the focused box / side of the network input (paper: 128 / 224)
+    epochs: int                # fine-tune epochs of every Table-2 model, from Base (paper: 25; Base 50)
+    lr: float                  # fine-tune learning rate (paper: 0.02; Base 0.375)
+
+    def validate(self, key: str) -> None:
+        _check(0.1 <= self.actor_scale <= 2.0, f"{key}.actor_scale", "must be in [0.1, 2]")
+        _check(32 <= self.input <= self.raw, key, "need 32 <= input <= raw (the original frames are the larger)")
+        _check(0.0 < self.box < 1.0, f"{key}.box", "must be in (0, 1): a box smaller than the input")
+        _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
+        _check(self.lr > 0, f"{key}.lr", "must be > 0")
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     crops: Literal[1, 3]
 
@@ -409,6 +431,7 @@ class Params:
     mfr: MFRConfig
     w3: W3Config
     stam: StamConfig
+    focus: FocusConfig
     evaluate: EvaluateConfig
     localize: LocalizeConfig
     benchmark: BenchmarkConfig

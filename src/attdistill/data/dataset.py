@@ -43,6 +43,14 @@ Items are dicts ``{"rgb": (C, T, H, W), "flow": ..., "label": int, "index": i, "
 requested modalities), values ``x / 127.5 - 1`` in [-1, 1] (flow: ``f / bound``); test items hold
 ``(K, C, T, H, W)`` with ``K = len(starts) * crops`` and ``"starts"``.
 
+**Original frames** (focused crops, papers/004; ``raw_dir``): the same videos stored larger,
+``<raw_dir>/<video_id>.pack``. RGB items then also hold the clip's frames there, ``"raw"`` (T, H', W', 3) uint8
+(test items: one per clip, (J, T, H', W', 3)), how the network input was cut from the stored frames,
+``"geometry"`` (9,) float64 = ``GEOMETRY`` (test items: one row per view), and, for training items, the colour
+factors ``"color"`` (3,) (drawn as in step 4) and ``"focus_u"`` (2,) uniform numbers for a random box, drawn after
+everything else (so the other items' randomness is unchanged); test items draw ``"focus_u"`` (K, 2) from
+``default_rng((seed, i))``.
+
 Packs are opened lazily in each process (a forked DataLoader worker never reuses its parent's file handles);
 ``cache=True`` keeps each video's decoded uint8 frames in memory (call :meth:`ClipDataset.preload` before
 creating workers to share one decoded copy with them, copy-on-write).
@@ -70,6 +78,9 @@ MODALITIES: tuple[str, ...] = ("rgb", "flow", "rgb+flow")
 REVERSE_FLOWS: tuple[str, ...] = ("backward", "negate")
 CROPS: tuple[int, ...] = (1, 3)
 MAX_OPEN_PACKS = 64  # open file handles kept per process (uncached reading)
+# the "geometry" row of an item with original frames: the stored frame size, the crop box in it, the size the crop
+# was resized to (the network input), and the horizontal flip (1.0) that followed
+GEOMETRY: tuple[str, ...] = ("source_h", "source_w", "crop_y", "crop_x", "crop_h", "crop_w", "size_h", "size_w", "flip")
 
 
 # --------------------------------------------------------------------------------------------- clip indices
@@ -102,11 +113,11 @@ class ClipDataset(Dataset):
     """Clips of one split of ``index`` for modality ``rgb``, ``flow`` or ``rgb+flow`` (see the module docstring)."""
 
     def __init__(self, index: VideoIndex, split: str, modality: str, clip: ClipConfig, augment: AugmentConfig, *,
-                 frames_dir: str | os.PathLike, flow_dir: str | os.PathLike,
+                 frames_dir: str | os.PathLike, flow_dir: str | os.PathLike | None,
                  flow_reversed_dir: str | os.PathLike | None = None,
                  train: bool | None = None, reverse_time: bool = False, reverse_flow: str = "backward",
                  crops: int = 1, seed: int = 0, cache: bool = False, exclude: Iterable[str] = (),
-                 middle_clip_only: bool = False):
+                 middle_clip_only: bool = False, raw_dir: str | os.PathLike | None = None):
         if modality not in MODALITIES:
             raise ValueError(f"modality {modality!r} is not valid; valid values: {', '.join(MODALITIES)}")
         if reverse_flow not in REVERSE_FLOWS:
@@ -122,8 +133,13 @@ class ClipDataset(Dataset):
         self.clip = clip
         self.augment = augment
         self.frames_dir = Path(frames_dir)
-        self.flow_dir = Path(flow_dir)
+        if flow_dir is None and "flow" in self.streams:
+            raise ValueError(f"modality {modality!r} needs flow_dir")
+        self.flow_dir = Path(flow_dir) if flow_dir is not None else None
         self.flow_reversed_dir = Path(flow_reversed_dir) if flow_reversed_dir is not None else None
+        self.raw_dir = Path(raw_dir) if raw_dir is not None else None
+        if self.raw_dir is not None and "rgb" not in self.streams:
+            raise ValueError("original frames (raw_dir) go with RGB clips only")
         if reverse_time and reverse_flow == "backward" and "flow" in self.streams and self.flow_reversed_dir is None:
             raise ValueError("reversed-time flow with reverse_flow='backward' needs flow_reversed_dir")
         self.train = (split == "train") if train is None else bool(train)
@@ -165,6 +181,8 @@ class ClipDataset(Dataset):
                 out["flow"] = pack_path(self.flow_reversed_dir, video_id)
             else:
                 out["flow"] = pack_path(self.flow_dir, video_id)
+        if self.raw_dir is not None:
+            out["raw"] = pack_path(self.raw_dir, video_id)
         return out
 
     def _check_files(self) -> None:
@@ -260,6 +278,8 @@ class ClipDataset(Dataset):
             if self.reverse_time:
                 idx = n - 1 - idx
             out["rgb"] = np.split(self._read(src["rgb"], idx), len(starts))
+            if "raw" in src:
+                out["raw"] = np.split(self._read(src["raw"], idx), len(starts))
         if "flow" in self.streams:
             idx = np.concatenate(flow_idx)
             negate = self.reverse_time and self.reverse_flow == "negate"
@@ -269,7 +289,7 @@ class ClipDataset(Dataset):
             if negate:
                 arr = TF.negate_flow(arr)
             out["flow"] = np.split(arr, len(starts))
-        if len(out) == 2 and out["rgb"][0].shape[1:3] != out["flow"][0].shape[1:3]:
+        if "flow" in out and "rgb" in out and out["rgb"][0].shape[1:3] != out["flow"][0].shape[1:3]:
             raise PackError(f"{vid}: frames are {out['rgb'][0].shape[1:3]} but flow is {out['flow'][0].shape[1:3]}")
         return out
 
@@ -293,11 +313,19 @@ class ClipDataset(Dataset):
         label = self.videos[i].label
         start = int(rng.integers(0, max_start(self.clip.frames, self.num_frames(i)) + 1))
         raw = {k: v[0] for k, v in self._raw_clips(i, [start]).items()}
+        original = raw.pop("raw", None)
         _, h, w, _ = next(iter(raw.values())).shape
         box = TF.sample_crop_box(rng, h, w, self.augment.scale_jitter)
         flip = bool(rng.random() < 0.5) and self.flip          # always drawn: same stream for every modality
         factors = TF.sample_color_factors(rng, self.augment.color_jitter)
         item: dict = {}
+        if original is not None:
+            item.update(raw=torch.from_numpy(np.ascontiguousarray(original)),
+                        geometry=torch.tensor([h, w, *box, self.clip.crop, self.clip.crop, float(flip)],
+                                              dtype=torch.float64),
+                        color=torch.tensor(factors if self.augment.color_jitter > 0 else (1.0, 1.0, 1.0),
+                                           dtype=torch.float64),
+                        focus_u=torch.from_numpy(rng.random(2)))
         for key, clip in raw.items():
             x = TF.resize(TF.crop(clip, box), self.clip.crop)  # (T, S, S, C)
             if key == "rgb" and self.augment.color_jitter > 0:
@@ -315,7 +343,14 @@ class ClipDataset(Dataset):
         if self.middle_clip_only:
             starts = [starts[len(starts) // 2]]
         raw = self._raw_clips(i, starts)
+        original = raw.pop("raw", None)
         item: dict = {}
+        if original is not None:
+            _, h, w, _ = raw["rgb"][0].shape
+            boxes = TF.three_crop_boxes(h, w) if self.crops == 3 else [(0, 0, h, w)]
+            rows = [[h, w, *b, b[2], b[3], 0.0] for _ in starts for b in boxes]
+            item.update(raw=torch.from_numpy(np.stack(original)), geometry=torch.tensor(rows, dtype=torch.float64),
+                        focus_u=torch.from_numpy(np.random.default_rng((self.seed, i)).random((len(rows), 2))))
         for key, clips in raw.items():
             _, h, w, _ = clips[0].shape
             boxes = TF.three_crop_boxes(h, w) if self.crops == 3 else [(0, 0, h, w)]

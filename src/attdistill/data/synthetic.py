@@ -197,7 +197,7 @@ def ranges(cfg: SyntheticConfig) -> Ranges:
     speed = (SPEED_PX[0] * side / REF_SIDE * length, SPEED_PX[1] * side / REF_SIDE * length)
     scale = (SCALE_RATE[0] * length, SCALE_RATE[1] * length)
     rot = (math.radians(ROT_DEG[0]), math.radians(ROT_DEG[1]))
-    radius = (ACTOR_RADIUS[0] * side, ACTOR_RADIUS[1] * side)
+    radius = (ACTOR_RADIUS[0] * side * cfg.actor_scale, ACTOR_RADIUS[1] * side * cfg.actor_scale)
     used = {MOTION_AXIS[m][0] for m in cfg.motions}
     hi = {"x": speed[1], "y": speed[1], "logr": scale[1], "angle": rot[1]}
     half = {a: (hi[a] * intervals / 2 if a in used else 0.0) for a in AXES}
@@ -523,7 +523,9 @@ def metadata(cfg: SyntheticConfig, seed: int) -> dict:
         "generator": "attdistill.data.synthetic",
         "version": GENERATOR_VERSION,
         "seed": seed,
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        # actor_scale is left out at 1.0, so that the files of benchmarks made before the knob keep their bytes
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()
+                   if not (k == "actor_scale" and v == 1.0)},
         "classes": [{"label": i, **asdict(c)} for i, c in enumerate(class_table(cfg))],
         "test_groups": [f"g{g:02d}" for g in range(1, cfg.test_groups + 1)],
         "train_groups": [f"g{g:02d}" for g in range(cfg.test_groups + 1, cfg.groups + 1)],

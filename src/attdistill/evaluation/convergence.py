@@ -16,7 +16,7 @@ The second test is on a fitted line, not on ``max - min``: with 48 validation vi
 weights have stopped changing still moves by 2-3 videos from epoch to epoch (batch-norm running statistics and
 dropout), so a range test would call every run unconverged and say nothing about learning. The report also gives
 the range (``moved``), the number of lr cuts and the last lr. A model has converged when all of its seeds have.
-``plots`` writes the report to ``reports/convergence.json`` and draws ``convergence.png``.
+``summary`` writes the report to ``reports/convergence.json``; ``plots`` draws ``convergence.png`` from it.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: f
 
 
 def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int], num_val: int,
-                       floor_lr: float, schedule: str) -> dict:
+                       floor_lr: float | dict[str, float], schedule: str) -> dict:
     """{"criterion", "num_val", "models": {id: {"converged", "per_seed": {seed: run}}}, "all_converged"} for
-    every trained model with logs (a model without logs is listed under "missing")."""
+    every trained model with logs (a model without logs is listed under "missing"). ``floor_lr``: one floor, or
+    one per model id (a fine-tune anneals from its own lr)."""
     models, missing = {}, []
     for mid in model_ids:
         per_seed = {}
@@ -80,7 +81,8 @@ def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int
                 missing.append(f"{mid}/s{seed}")
                 continue
             per_seed[str(seed)] = run_convergence(read_tsv(base / "val" / "top1.tsv")[1],
-                                                  read_tsv(base / "lr.tsv")[1], num_val, floor_lr, schedule)
+                                                  read_tsv(base / "lr.tsv")[1], num_val,
+                                                  floor_lr[mid] if isinstance(floor_lr, dict) else floor_lr, schedule)
         if per_seed:
             models[mid] = {"converged": all(r["converged"] for r in per_seed.values()), "per_seed": per_seed}
     floor = ("over the last quarter of epochs the lr is at the plateau schedule's floor" if schedule == "plateau"

@@ -43,13 +43,14 @@ class EvalPaths:
 
     index: Path
     frames: Path
-    flow: Path
-    flow_reversed: Path
-    model: Path                         # the model.pt to score
+    flow: Path | None                   # None: a model that reads RGB only
+    flow_reversed: Path | None
+    model: Path                         # the model.pt to score (a test-time variant's: its weights_of id's)
     data_out: Path                      # scores.npz and maps.npz go here
     reports: Path                       # metrics.json and confusion.json go here
     skipped: tuple[Path, ...] = ()      # the frames / flow skip reports
     teachers: dict[str, Path] = field(default_factory=dict)   # role -> model file of each test-time teacher
+    raw: Path | None = None             # the original frames (focused crops)
 
 
 def metrics_with_reversal(probs: np.ndarray, probs_rev: np.ndarray, labels: np.ndarray,
@@ -116,14 +117,15 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str 
         raise ValueError(f"{model_id}: model classes differ from the index classes (trained on another dataset?)")
     common = dict(frames_dir=paths.frames, flow_dir=paths.flow, flow_reversed_dir=paths.flow_reversed,
                   train=False, crops=params.evaluate.crops, seed=params.seed, reverse_flow=params.flow.reverse,
-                  exclude=skipped_ids(paths.skipped))
+                  exclude=skipped_ids(paths.skipped), raw_dir=paths.raw)
     amp = dev.type == "cuda" and params.train.amp
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     results = []
     for reverse in (False, True):
         ds = ClipDataset(index, "test", spec.test_modality, params.clip, params.augment, reverse_time=reverse,
                          **common)
-        results.append(score_dataset(model, spec, teachers, ds, dev, progress=progress, autocast=autocast))
+        results.append(score_dataset(model, spec, teachers, ds, dev, progress=progress, autocast=autocast,
+                                     params=params))
     normal, rev = results
     metrics = metrics_with_reversal(normal.probs, rev.probs, normal.labels, index.reverse_map)
     metrics.update({"num_videos": len(normal.video_ids), "num_clips": int(len(normal.clip_video)),

@@ -34,12 +34,14 @@ class Scores:
 
 def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Module], ds: ClipDataset,
                   device: torch.device, batch_clips: int = 16, progress: bool = False,
-                  autocast=contextlib.nullcontext) -> Scores:
-    """Score every video of ``ds`` (a test-mode ClipDataset) with the model's declared forward (``spec.run``)."""
+                  autocast=contextlib.nullcontext, params=None) -> Scores:
+    """Score every video of ``ds`` (a test-mode ClipDataset) with the model's declared forward (``spec.run``;
+    ``params`` for a model with ``views``). Batches hold the clips' labels too (a test-time CE saliency reads them)."""
     model.eval()
     for t in teachers.values():
         t.eval()
     keys = [k for k in ("rgb", "flow") if k in spec.test_modality]
+    extra = ["raw", "geometry", "focus_u"] if ds.raw_dir is not None else []   # the focused-crop entries
     video_ids, labels, probs = [], [], []
     clip_video, clip_start = [], []
     maps: dict[str, list[np.ndarray]] = {}
@@ -50,9 +52,10 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
     def flush() -> None:
         if not pending:
             return
-        batch = {k: torch.stack([c[k] for _, c in pending]).to(device) for k in keys}
+        batch = {k: torch.stack([c[k] for _, c in pending]).to(device) for k in keys + extra}
+        batch["label"] = torch.tensor([labels[v] for v, _ in pending], device=device)
         with torch.no_grad(), autocast():
-            out, _ = spec.run(model, batch, teachers)
+            out, _ = spec.run(model, batch, teachers, params)
         p = out.probs.float().cpu().numpy()
         for (v, _), row in zip(pending, p):
             clip_probs.setdefault(v, []).append(row)
@@ -71,7 +74,9 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
         starts = list(item["starts"])
         crops = n_views // len(starts)
         for j in range(n_views):
-            pending.append((v, {k: item[k][j] for k in keys}))
+            view = {k: item[k][j] for k in keys + [e for e in extra if e != "raw"]}
+            view.update({"raw": item["raw"][j // crops]} if "raw" in extra else {})    # one per clip
+            pending.append((v, view))
             clip_video.append(v)
             clip_start.append(starts[j // crops])
             if len(pending) >= batch_clips:

@@ -29,7 +29,8 @@ Extra keys (the contract welcomes them):
   profile's shapes (``paper_profile``), the W3 paper's Table 6 comparison;
 * ``detection``: STAM Table 3, the frame-level box mAP (``map@0.05`` … ``map@0.3``) of each scored mask, over seeds
   (the ``detect`` stage); ``temporal``: STAM Table 4, the segment mAP (``map@0.1`` … ``map@0.5``) and whole-video
-  top-1 on the untrimmed variant, over seeds (the ``temporal`` stage);
+  top-1 on the untrimmed variant, over seeds (the ``temporal`` stage); ``focus_boxes``: the IoU and hit rate of each
+  focused-crop box with the actor boxes, over seeds (the ``focus_boxes`` stage);
 * ``notes``: why something is absent (e.g. a dataset without boxes has an empty ``localization``).
 """
 
@@ -215,6 +216,8 @@ def collect_summary(paths: ReportPaths, dataset: str, attention: str, seeds: lis
         summary["detection"] = _per_id_over_seeds(paths.detect, seeds)
     if paths.temporal is not None and paths.temporal.is_dir():
         summary["temporal"] = _per_id_over_seeds(paths.temporal, seeds)
+    if paths.focus is not None and paths.focus.is_dir():
+        summary["focus_boxes"] = _per_id_over_seeds(paths.focus, seeds)
     return summary
 
 

@@ -55,7 +55,8 @@ def _ours_note(s: dict, metric: str) -> str:
               else f"one training seed ({seeds})")
     return (f"**Ours** = {metric} on the test split of `{s['dataset']}`, {spread}, from "
             "`reports/eval/<model id>/s<seed>/metrics.json` (this pipeline's params.yaml; see dvc.lock). The "
-            "paper's numbers are on real data with Kinetics-pretrained I3D on 24 x 224 x 224 clips: compare orderings and gaps, not absolute values.")
+            "paper's numbers are on real data with pretrained networks at full resolution (its protocol is named "
+            "with each table): compare orderings and gaps, not absolute values.")
 
 
 def _distill_note(s: dict) -> str:

@@ -173,6 +173,33 @@ def focused_view(frames: np.ndarray, box: Box, geometry: ClipGeometry,
     return TF.hflip(view) if geometry.flip else view
 
 
+def geometry_from_row(row) -> ClipGeometry:
+    """The :class:`ClipGeometry` of one ``"geometry"`` row of a dataset item (``attdistill.data.dataset.GEOMETRY``:
+    source h, w; crop y, x, h, w; size h, w; flip)."""
+    sh, sw, cy, cx, ch, cw, oh, ow, flip = (float(v) for v in row)
+    return ClipGeometry((int(sh), int(sw)), (cy, cx, ch, cw), (int(oh), int(ow)), flip > 0.5)
+
+
+def box_side(fraction: float, height: int, width: int) -> int:
+    """Side in input pixels of the focused box: ``fraction`` x the input's short side, rounded (>= 1)."""
+    return max(1, int(math.floor(fraction * min(height, width) + 0.5)))
+
+
+def focused_batch(raw: torch.Tensor, geometry: torch.Tensor, corners: torch.Tensor, side: int,
+                  colors: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 2 for a batch: each clip's ``side x side`` box at ``corners`` (N, 2) re-cut from its original frames.
+
+    raw: (N, T, H', W', C) uint8; geometry: (N, 9) rows (:func:`geometry_from_row`); colors: (N, 3) colour factors
+    to re-apply (None: none) -> (N, C, T, h_in, w_in) float32 in [-1, 1], the dataset's scaling.
+    """
+    out = []
+    for n, (top, left) in enumerate(corners.tolist()):
+        color = tuple(colors[n].tolist()) if colors is not None else None
+        view = focused_view(raw[n].numpy(), (top, left, side, side), geometry_from_row(geometry[n]), color)
+        out.append(torch.from_numpy(TF.to_float(view)))
+    return torch.stack(out)
+
+
 def upscaled_view(x: torch.Tensor, corners: torch.Tensor, side: int) -> torch.Tensor:
     """The "(upscaled)" control: each clip's ``side x side`` box cut from the network input itself, resized back.
 

@@ -4,7 +4,8 @@
   baselines, the student, the MARS-style and reference-attention controls, the two late fusions;
 * :mod:`.mfr` — ``distill-mfr``, W3's MFR second stage applied to the student;
 * :mod:`.w3` — Knowing What, Where and When to Look (papers/001): W3, AFR, MFR, CBAM and the ablations;
-* :mod:`.stam` — Where and When to Look? (STAM, papers/003): the frame CNN, STAM and its ablations.
+* :mod:`.stam` — Where and When to Look? (STAM, papers/003): the frame CNN, STAM and its ablations;
+* :mod:`.focus` — Focused Attention for Action Recognition (papers/004): Base, both fusions, the controls.
 
 The lists below are the only lists of ids: stage CLIs, summary.json, the tables, localisation and the dvc.yaml
 consistency test read them.
@@ -12,17 +13,17 @@ consistency test read them.
 
 from __future__ import annotations
 
-from . import distillation, mfr, stam, w3
+from . import distillation, focus, mfr, stam, w3
 from .registry import Claim, FusionSpec, ModelSpec, Quantity, Row, Teacher
 
-MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS, *w3.MODELS, *stam.MODELS)
+MODELS: tuple[ModelSpec, ...] = (*distillation.MODELS, *mfr.MODELS, *w3.MODELS, *stam.MODELS, *focus.MODELS)
 FUSIONS: tuple[FusionSpec, ...] = distillation.FUSIONS
-CLAIMS: tuple[Claim, ...] = (*distillation.CLAIMS, *w3.CLAIMS, *stam.CLAIMS)
+CLAIMS: tuple[Claim, ...] = (*distillation.CLAIMS, *w3.CLAIMS, *stam.CLAIMS, *focus.CLAIMS)
 # (model id, row) of a method's table for a model another method declares (the W3 tables' plain I3D)
 EXTRA_ROWS: tuple[tuple[str, Row], ...] = w3.EXTRA_ROWS
 teacher_model_id = distillation.teacher_model_id        # params -> the Table-1 flow model used as the teacher
 
-TRAINED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS)
+TRAINED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS if not m.weights_of)   # one training stage each
 EVALUATED_IDS: tuple[str, ...] = tuple(m.id for m in MODELS if m.evaluated)   # scored on the test split
 FUSION_IDS: tuple[str, ...] = tuple(f.id for f in FUSIONS)
 MODEL_IDS: tuple[str, ...] = EVALUATED_IDS + FUSION_IDS                       # the ids of summary.json models
@@ -45,11 +46,11 @@ def _check_unique() -> None:
 
 
 def get(model_id: str) -> ModelSpec:
-    """The declaration of a trained model id; a clear error listing the valid ids otherwise."""
+    """The declaration of a model id (trained, or a test-time variant); a clear error listing them otherwise."""
     for spec in MODELS:
         if spec.id == model_id:
             return spec
-    raise ValueError(f"unknown model id {model_id!r}; valid ids: {', '.join(TRAINED_IDS)}")
+    raise ValueError(f"unknown model id {model_id!r}; valid ids: {', '.join(m.id for m in MODELS)}")
 
 
 def get_fusion(fusion_id: str) -> FusionSpec:

@@ -14,6 +14,10 @@ A declaration holds everything that differs between model ids:
   read its input, an optional ``init(model, teachers, params)`` that starts it from its frozen teachers (STAM's
   second training step), and an optional ``load_weights(model, params)`` for a network that is not an I3D
   (the engine otherwise loads params ``model.pretrained_*`` into the I3D);
+* optional ``views(batch, teachers, params, training) -> batch``, extra inputs made from the batch with the frozen
+  teacher modules (the focused view of focused crops), ``train_params(params) -> params`` for a model that trains
+  on its own schedule (a fine-tune), and ``weights_of``, for a test-time variant that scores another id's trained
+  model file under its own forward and trains nothing;
 * the params sections it reads beyond the common training ones (``sections``; its dvc.yaml stage declares
   exactly the common ones plus these);
 * the table rows it appears in (:class:`Row`) and the attention maps it contributes to localisation
@@ -46,6 +50,7 @@ FINGERPRINT_SECTIONS: tuple[str, ...] = ("seed", "clip", "augment", "model", "tr
 
 LossFn = Callable[[NetOutput, torch.Tensor, dict, Params], tuple[torch.Tensor, dict]]
 ForwardFn = Callable[[nn.Module, dict, dict], NetOutput]
+ViewsFn = Callable[[dict, dict, Params, bool], dict]    # (batch, teachers, params, training) -> batch
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class Teacher:
     role: str
     model: str
     input: str
-    at_test: bool = False      # still needed by a test-time forward (only the reference-attention control)
+    at_test: bool = False      # still needed by a test-time forward (reference attention, focused crops)
+    scores: bool = True        # run on its input before the model (False: only the model's ``views`` use it)
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,9 @@ class ModelSpec:
     options: Callable[[Params], dict] | None = None   # params -> the kind's own build_model options (W3's)
     init: Callable[[nn.Module, dict, Params], None] | None = None   # start from the frozen teachers (role -> net)
     load_weights: Callable[[nn.Module, Params], None] | None = None  # pretrained weights of a non-I3D network
+    views: ViewsFn | None = None                 # extra inputs made from the batch and the teachers (focused crops)
+    train_params: Callable[[Params], Params] | None = None   # params -> the params it trains with (a fine-tune's)
+    weights_of: str = ""        # a test-time variant: scores the model file of this trained id, trains nothing
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS or any(t.input not in INPUTS for t in self.teachers):
@@ -140,11 +149,18 @@ class ModelSpec:
         return tuple(t for t in self.teachers if t.at_test)
 
     # ------------------------------------------------------------------ forward / loss
-    def run(self, model: nn.Module, batch: dict, teachers: dict[str, nn.Module]) -> tuple[NetOutput, dict]:
-        """Run the frozen ``teachers`` (role -> module, under no_grad) and the model on a batch."""
-        inputs = {t.role: t.input for t in self.teachers}
+    def run(self, model: nn.Module, batch: dict, teachers: dict[str, nn.Module],
+            params: Params | None = None) -> tuple[NetOutput, dict]:
+        """Run the frozen ``teachers`` (role -> module, under no_grad) and the model on a batch. A model with
+        ``views`` first adds its extra inputs to the batch (they may need ``params`` and the model's mode)."""
+        if self.views is not None:
+            if params is None:
+                raise ValueError(f"{self.id}: its views need the params")
+            batch = self.views(batch, teachers, params, model.training)
+        declared = {t.role: t for t in self.teachers}
         with torch.no_grad():
-            t_out = {role: net(batch[inputs[role]]) for role, net in teachers.items()}
+            t_out = {role: net(batch[declared[role].input]) for role, net in teachers.items()
+                     if declared[role].scores}
         out = self.forward(model, batch, t_out) if self.forward else model(batch[self.input])
         return out, t_out
 

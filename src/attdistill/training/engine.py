@@ -61,11 +61,12 @@ class TrainPaths:
 
     index: Path
     frames: Path
-    flow: Path
+    flow: Path | None                   # None: no flow packs (a model and teachers that read RGB only)
     out: Path                           # model.pt and resume.pt go here
     live: Path                          # dvclive logs
     skipped: tuple[Path, ...] = ()      # the frames / flow skip reports
     teachers: dict[str, Path] = field(default_factory=dict)   # role -> model file of each declared teacher
+    raw: Path | None = None             # the original (larger) frames of the same videos (focused crops)
 
 
 class Interrupted(RuntimeError):
@@ -104,7 +105,7 @@ class Run:
 def small_enough_to_cache(paths: TrainPaths, limit_bytes: float = 256e6) -> bool:
     """Keep decoded frames in memory when the packs are small (the embedded benchmark: ~20 MB), never for
     UCF101-sized data (~100 GB of packs)."""
-    total = sum(f.stat().st_size for d in (paths.frames, paths.flow) if Path(d).is_dir()
+    total = sum(f.stat().st_size for d in (paths.frames, paths.flow, paths.raw) if d is not None and Path(d).is_dir()
                 for f in Path(d).rglob("*.pack"))
     return total < limit_bytes
 
@@ -114,7 +115,7 @@ def to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
     for k, v in batch.items():
         if isinstance(v, torch.Tensor):
             v = v.to(device, non_blocking=True)
-            if channels_last and v.dim() == 5:
+            if channels_last and v.dim() == 5 and v.is_floating_point():   # clips, not uint8 original frames
                 v = v.contiguous(memory_format=torch.channels_last_3d)
         out[k] = v
     return out
@@ -178,7 +179,7 @@ def build_data(spec: ModelSpec, params: Params, paths: TrainPaths) -> tuple[Vide
     """The index, the training split (augmented) and the validation split of the per-epoch curves."""
     index = VideoIndex.load(paths.index)
     common = dict(frames_dir=paths.frames, flow_dir=paths.flow, seed=params.seed, exclude=skipped_ids(paths.skipped),
-                  cache=small_enough_to_cache(paths))
+                  cache=small_enough_to_cache(paths), raw_dir=paths.raw)
     train_ds = ClipDataset(index, "train", spec.train_modality, params.clip, params.augment, train=True, **common)
     val_ds = ClipDataset(index, "val", spec.test_modality, params.clip, params.augment, train=False,
                          middle_clip_only=True, **common)
@@ -293,7 +294,7 @@ def train_one_epoch(run: Run, epoch: int, progress: bool) -> dict[str, float]:
         batch = to_device(batch, run.env.device, run.channels_last)
         target = batch["label"]
         with run.autocast():
-            out, t_out = run.spec.run(run.net, batch, run.teachers)
+            out, t_out = run.spec.run(run.net, batch, run.teachers, run.params)
             loss, terms = run.spec.loss(out, target, t_out, run.params)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{run.spec.id}: loss became {float(loss)} at epoch {epoch + 1}; "
@@ -313,15 +314,20 @@ def train_one_epoch(run: Run, epoch: int, progress: bool) -> dict[str, float]:
     return all_reduce_mean(run.env, logs)
 
 
+VIEW_KEYS = ("rgb", "flow", "raw", "geometry", "focus_u")   # per-view entries of a test item
+
+
 def _middle_clips(ds: ClipDataset, batch_size: int):
-    """Batches of the middle clip of every video, with the videos' labels (``ds`` decodes only that clip)."""
+    """Batches of the middle clip of every video, with the videos' labels (``ds`` decodes only that clip); the
+    batch holds the labels too (a test-time saliency of the CE loss reads them)."""
     items, labels = [], []
     for i in range(len(ds)):
         it = ds[i]
-        items.append({key: it[key][0] for key in ("rgb", "flow") if key in it})   # its only clip
+        items.append({key: it[key][0] for key in VIEW_KEYS if key in it})   # its only clip
         labels.append(it["label"])
         if len(items) == batch_size or i == len(ds) - 1:
-            yield {k: torch.stack([x[k] for x in items]) for k in items[0]}, labels
+            batch = {k: torch.stack([x[k] for x in items]) for k in items[0]}
+            yield {**batch, "label": torch.tensor(labels)}, labels
             items, labels = [], []
 
 
@@ -334,7 +340,7 @@ def validate(run: Run) -> dict[str, float]:
     for batch, lab in _middle_clips(run.val_ds, max(run.per_rank, 8)):
         batch = to_device(batch, run.env.device, False)
         with torch.no_grad(), run.autocast():
-            out, _ = run.spec.run(run.model, batch, teachers)
+            out, _ = run.spec.run(run.model, batch, teachers, run.params)
         probs.append(out.probs.float().cpu().numpy())
         labels += lab
     run.model.train()
@@ -383,6 +389,11 @@ def train(model_id: str, params: Params, paths: TrainPaths, *, stop_after: int |
 
     ``stop_after`` raises :class:`Interrupted` right after that epoch's checkpoint (to test resume).
     """
+    spec = methods.get(model_id)
+    if spec.weights_of:
+        raise ValueError(f"{model_id} is a test-time variant of {spec.weights_of}: train that id")
+    if spec.train_params is not None:        # a fine-tune's own schedule (focused crops)
+        params = spec.train_params(params)
     run = build_run(model_id, params, paths)
     tp = params.train
     progress = sys.stderr.isatty() if progress is None else progress
