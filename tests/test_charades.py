@@ -15,6 +15,8 @@ from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.evaluation.multilabel import clip_max_pool, labelled, mean_average_precision, per_class_ap
 from attdistill.losses import multilabel_loss
 from attdistill.models.networks import NetOutput
+from params import params_with
+from tiny_data import make_tiny_dataset, tiny_params
 
 CLASSES = ["c000 Holding some clothes", "c001 Putting clothes somewhere", "c002 Taking some clothes from somewhere",
            "c003 Throwing clothes somewhere", "c004 Tidying some clothes"]
@@ -170,3 +172,80 @@ def test_multilabel_loss_by_hand():
     big = torch.full((1, 2), 20.0)                        # confident and right: ~0; confident and wrong: ~20
     two = NetOutput(logits={"motion": big, "appearance": -big}, probs=torch.sigmoid(big))
     assert float(multilabel_loss(two, torch.ones(1, 2))) == pytest.approx(10.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ in the pipeline
+def test_prepare_charades_from_the_placed_files(tmp_path):
+    from dataclasses import replace
+
+    from attdistill.data.prepare import ManualFilesMissing, prepare, sources_for
+
+    manual = tmp_path / "manual"
+    params = params_with({"dataset": {"name": "charades", "val_fraction": 0.5}})
+    sources = replace(sources_for(params), manual_dir=str(manual))
+    with pytest.raises(ManualFilesMissing) as err:
+        prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
+    for want in ("Charades/Charades_v1_classes.txt", "Charades/Charades_v1_train.csv", "Charades_v1_480/",
+                 "Charades_v1_480.zip"):
+        assert want in str(err.value)
+    ann, vids = _write(manual / "charades")
+    ann.rename(manual / "charades" / "Charades")                       # Charades.zip unpacks to Charades/
+    idx = prepare(params, raw_dir="raw", base=tmp_path, sources=sources)
+    assert idx.metric == "mAP" and idx.root == "manual/charades/Charades_v1_480"
+    assert [v.split for v in idx.videos] == ["val", "train", "test"] or [v.split for v in idx.videos] == \
+        ["train", "val", "test"]                                        # one of the two training videos carved
+    assert VideoIndex.load(tmp_path / "raw" / "index.json").by_id()["46GP8"].labels == (2, 4)
+
+
+def _multilabel_tiny(tmp_path):
+    """The tiny dataset as a multi-label index: each video has its class and, for odd clips, the next class."""
+    index_path = make_tiny_dataset(tmp_path)
+    index = VideoIndex.load(index_path)
+    k = index.num_classes
+    videos = [VideoRecord(v.video_id, v.path, -1, v.split, v.group,
+                          actions=((v.label, 0.0, 0.3),) + (((v.label + 1) % k, 0.1, 0.4),) * (i % 2))
+              for i, v in enumerate(index.videos)]
+    ml = VideoIndex(index.dataset, index.root, index.classes, videos, flip_invariant=True, metric="mAP")
+    ml.validate()
+    ml.save(index_path)
+    return index_path
+
+
+def test_multilabel_targets_and_spaced_test_clips(tmp_path):
+    from attdistill.data.dataset import ClipDataset, collate_test
+
+    index_path = _multilabel_tiny(tmp_path)
+    p = tiny_params()
+    kw = dict(frames_dir=tmp_path / "frames", flow_dir=None)
+    index = VideoIndex.load(index_path)
+    train = ClipDataset(index, "train", "rgb", p.clip, p.augment, **kw)
+    item = train[1]
+    assert item["label"].dtype == torch.float32 and item["label"].shape == (4,)
+    assert item["label"].tolist() == multi_hot([train.videos[1]], 4)[0].tolist()
+    test = ClipDataset(index, "test", "rgb", p.clip, p.augment, train=False, test_clips=3, **kw)
+    it = test[0]
+    assert it["starts"] == spaced_clip_starts(test.num_frames(0), p.clip.frames, 3) and len(it["rgb"]) == 3
+    assert collate_test([test[0], test[1]])["label"].shape == (2, 4)
+
+
+def test_multilabel_training_and_max_pool_evaluation(tmp_path):
+    from attdistill.evaluation.evaluate import EvalPaths, evaluate_model, load_scores
+    from attdistill.training.engine import TrainPaths, train
+
+    index_path = _multilabel_tiny(tmp_path)
+    p = tiny_params(**{"train.epochs": 1, "evaluate.clips": 3, "evaluate.pool": "max"})
+    res = train("rgb-none", p, TrainPaths(index=index_path, frames=tmp_path / "frames", flow=None,
+                                          out=tmp_path / "m", live=tmp_path / "live"))
+    last = res["history"][-1]
+    assert {"val/top1", "val/map", "val/loss"} <= set(last) and "val/mean_class" not in last
+    assert 0.0 <= last["val/map"] <= 1.0 and np.isfinite(last["train/loss"])
+    ep = EvalPaths(index=index_path, frames=tmp_path / "frames", flow=None, flow_reversed=None,
+                   model=tmp_path / "m" / "model.pt", data_out=tmp_path / "d", reports=tmp_path / "r")
+    m = evaluate_model("rgb-none", p, ep, device="cpu")
+    n_test = len(VideoIndex.load(index_path).split("test"))
+    assert {"map", "map_reversed", "top1", "top1_reversed"} <= set(m) and m["num_clips"] == 3 * n_test
+    assert not (tmp_path / "r" / "confusion.json").exists()
+    s = load_scores(tmp_path / "d" / "scores.npz")
+    assert s["labels"].shape == (n_test, 4) and m["map"] == pytest.approx(mean_average_precision(s["probs"],
+                                                                                               s["labels"]))
+    assert (s["probs"] > 0).all() and (s["probs"] < 1).all()           # sigmoids, max-pooled over 3 clips

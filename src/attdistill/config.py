@@ -26,7 +26,7 @@ import yaml
 
 Attention = Literal["none", "soft-atten", "soft-res", "prob-atten"]
 Stream = Literal["rgb", "flow"]
-DatasetName = Literal["synthetic", "ucf101", "hmdb51", "egtea", "ssv2"]
+DatasetName = Literal["synthetic", "ucf101", "hmdb51", "egtea", "ssv2", "charades"]
 
 ATTENTIONS: tuple[str, ...] = get_args(Attention)
 STREAMS: tuple[str, ...] = get_args(Stream)
@@ -369,6 +369,7 @@ class FocusConfig:
     """Focused crops (papers/004): the focus variant of the embedded benchmark and Table 2's fine-tunes
     (docs/equations.md, "Focus"; docs/synthetic.md)."""
 
+    dataset: DatasetName       # what the focus_data stage prepares: the embedded variant, or charades (the paper's)
     actor_scale: float         # synthetic.actor_scale of the focus benchmark (small actors)
     raw: int                   # side of its rendered videos and of the stored "original" frames (square)
     input: int                 # side of its stored network frames, the standard view V_in (square)
@@ -387,6 +388,11 @@ class FocusConfig:
 @dataclass(frozen=True)
 class EvaluateConfig:
     crops: Literal[1, 3]
+    clips: int                 # clips per test video: 0 = every clip (the paper's protocol); N = N evenly spaced
+    pool: Literal["mean", "max"]   # a video's score from its clips' (mean: the paper; max: Charades' 10-clip test)
+
+    def validate(self, key: str) -> None:
+        _check(self.clips >= 0, f"{key}.clips", "must be >= 0 (0 = every clip)")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,11 @@ def classification_loss(out: NetOutput, target: torch.Tensor, mode: str = "per-b
     ``per-branch`` (Table 6 rows 28 and 35: a cross entropy attached to each branch): the CE of each branch's
     logits, averaged over branches. ``fused`` (Eq. 8's text: one CE on the fused prediction ŷ of Eq. 7): the
     negative log-likelihood of ``out.probs``, the mean of the branch softmaxes. For a single-stream net both are
-    the plain CE.
+    the plain CE. Multi-hot targets (N, K) float (a multi-label dataset: Charades) get the per-class sigmoid / BCE
+    of :func:`multilabel_loss` instead.
     """
+    if target.is_floating_point() and target.dim() == 2:
+        return multilabel_loss(out, target)
     if mode == "fused" and len(out.logits) > 1:
         return F.nll_loss(torch.log(out.probs.float().clamp_min(1e-12)), target)
     if mode not in ("per-branch", "fused"):
@@ -258,3 +261,9 @@ def multilabel_loss(out: NetOutput, target: torch.Tensor) -> torch.Tensor:
     target = target.float()
     losses = [F.binary_cross_entropy_with_logits(logits.float(), target) for logits in out.logits.values()]
     return torch.stack(losses).mean()
+
+
+def multilabel_scores(out: NetOutput) -> torch.Tensor:
+    """(N, K) per-class probabilities of a multi-label prediction: the sigmoid of each branch's logits, averaged
+    over branches (the multi-label counterpart of ``NetOutput.probs``)."""
+    return torch.stack([torch.sigmoid(z.float()) for z in out.logits.values()]).mean(0)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attdistill.data.dataset import max_start
+from attdistill.data.dataset import spaced_clip_starts  # noqa: F401  (the 10-clip test; re-exported)
 from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 CLASSES_FILE = "Charades_v1_classes.txt"
@@ -171,12 +171,3 @@ def frame_targets(actions: tuple[Action, ...], times: np.ndarray, num_classes: i
     for k, start, end in actions:
         out[(times >= start) & (times <= end), k] = 1.0
     return out
-
-
-def spaced_clip_starts(num_frames: int, frames: int, clips: int) -> list[int]:
-    """Starts of ``clips`` clips of ``frames`` frames spread evenly over a video of ``num_frames`` frames (the
-    10-clip test of the focused-crop paper): ``floor(linspace(0, N - 1 - T, clips) + 0.5)``, with the last usable
-    start of :func:`attdistill.data.dataset.max_start` (all 0 for short videos)."""
-    if clips < 1:
-        raise ValueError(f"clips must be >= 1, got {clips}")
-    return [int(s) for s in np.floor(np.linspace(0, max_start(frames, num_frames), clips) + 0.5)]

@@ -27,7 +27,11 @@ RGB + flow dataset with the same seed give the same clip, crop and flip for item
    :func:`attdistill.data.transforms.color_matrix`). Factors are drawn even when the amplitude is 0 or the
    modality is flow, so every configuration consumes the same random stream.
 
-**Test item**: every clip of the video: starts ``0, T, 2T, ...`` plus one clip aligned to the end
+**Targets**: the class index, or for a multi-label index (``metric: "mAP"``, Charades) the video's multi-hot
+(K,) float32 targets (its actions' classes; flips map each class with ``index.flip_label``).
+
+**Test item**: every clip of the video (``test_clips`` N > 0: N clips spread evenly, :func:`spaced_clip_starts`,
+the focused-crop paper's 10-clip test): starts ``0, T, 2T, ...`` plus one clip aligned to the end
 (start ``N-1-T``) when they do not reach the last usable frame ``N-2``; at the full stored resolution
 (``crops=1``, the paper tests on full 320 x 256 frames) or three squares of side = short side at the start,
 centre and end of the long side (``crops=3``, MMAction2's ThreeCrop). Views are ordered clip-major:
@@ -99,6 +103,15 @@ def max_start(frames: int, num_frames: int) -> int:
     return max(num_frames - 1 - frames, 0)
 
 
+def spaced_clip_starts(num_frames: int, frames: int, clips: int) -> list[int]:
+    """Starts of ``clips`` clips of ``frames`` frames spread evenly over a video of ``num_frames`` frames (the
+    10-clip test of the focused-crop paper): ``floor(linspace(0, N - 1 - T, clips) + 0.5)``, with the last usable
+    start of :func:`max_start` (all 0 for short videos)."""
+    if clips < 1:
+        raise ValueError(f"clips must be >= 1, got {clips}")
+    return [int(s) for s in np.floor(np.linspace(0, max_start(frames, num_frames), clips) + 0.5)]
+
+
 def all_clip_starts(frames: int, num_frames: int) -> list[int]:
     """Starts of the test clips: ``0, T, 2T, ...`` and one aligned to the end if needed, covering 0 .. N-2."""
     last = max_start(frames, num_frames)
@@ -117,7 +130,7 @@ class ClipDataset(Dataset):
                  flow_reversed_dir: str | os.PathLike | None = None,
                  train: bool | None = None, reverse_time: bool = False, reverse_flow: str = "backward",
                  crops: int = 1, seed: int = 0, cache: bool = False, exclude: Iterable[str] = (),
-                 middle_clip_only: bool = False, raw_dir: str | os.PathLike | None = None):
+                 middle_clip_only: bool = False, raw_dir: str | os.PathLike | None = None, test_clips: int = 0):
         if modality not in MODALITIES:
             raise ValueError(f"modality {modality!r} is not valid; valid values: {', '.join(MODALITIES)}")
         if reverse_flow not in REVERSE_FLOWS:
@@ -144,6 +157,10 @@ class ClipDataset(Dataset):
             raise ValueError("reversed-time flow with reverse_flow='backward' needs flow_reversed_dir")
         self.train = (split == "train") if train is None else bool(train)
         self.middle_clip_only = bool(middle_clip_only)   # test items: only the middle of the clip starts (curves)
+        if test_clips < 0:
+            raise ValueError(f"test_clips must be >= 0 (0 = every clip), got {test_clips}")
+        self.test_clips = int(test_clips)                # test items: N evenly spaced clips (0: every clip)
+        self.multilabel = index.metric == "mAP"          # targets: multi-hot (K,) float32 instead of a class
         self.reverse_time = bool(reverse_time)
         self.reverse_flow = reverse_flow
         self.crops = crops
@@ -310,7 +327,6 @@ class ClipDataset(Dataset):
 
     def _train_item(self, i: int) -> dict:
         rng = np.random.default_rng((self.seed, self.epoch, i))
-        label = self.videos[i].label
         start = int(rng.integers(0, max_start(self.clip.frames, self.num_frames(i)) + 1))
         raw = {k: v[0] for k, v in self._raw_clips(i, [start]).items()}
         original = raw.pop("raw", None)
@@ -335,11 +351,23 @@ class ClipDataset(Dataset):
                 x = TF.hflip(x)
                 negate = (0,) if key == "flow" else ()         # flow x -> -x, fused into the scaling lookup
             item[key] = torch.from_numpy(TF.to_float(x, negate=negate))   # (C, T, S, S)
-        item["label"] = self.index.flip_label(label) if flip else label
+        item["label"] = self._target(i, flip)
         return item
 
+    def _target(self, i: int, flip: bool = False):
+        """The class of video ``i`` (flipped: its flip partner), or its multi-hot (K,) targets (multi-label)."""
+        rec = self.videos[i]
+        if not self.multilabel:
+            return self.index.flip_label(rec.label) if flip else rec.label
+        classes = [self.index.flip_label(k) for k in rec.labels] if flip else list(rec.labels)
+        target = torch.zeros(self.index.num_classes)
+        target[classes] = 1.0
+        return target
+
     def _test_item(self, i: int) -> dict:
-        starts = all_clip_starts(self.clip.frames, self.num_frames(i))
+        n = self.num_frames(i)
+        starts = (spaced_clip_starts(n, self.clip.frames, self.test_clips) if self.test_clips
+                  else all_clip_starts(self.clip.frames, n))
         if self.middle_clip_only:
             starts = [starts[len(starts) // 2]]
         raw = self._raw_clips(i, starts)
@@ -360,7 +388,7 @@ class ClipDataset(Dataset):
                 for k, b in enumerate(boxes):                                    # clip-major views
                     TF.to_float(TF.crop(c, b), out=out[j * len(boxes) + k])
             item[key] = torch.from_numpy(out)                                    # (K, C, T, H, W)
-        item["label"] = self.videos[i].label
+        item["label"] = self._target(i)
         item["starts"] = starts
         return item
 
@@ -412,7 +440,8 @@ def collate_test(items: list[dict]) -> dict:
             out[key] = torch.cat([it[key] for it in items])
     first = "rgb" if "rgb" in items[0] else "flow"
     out["video"] = torch.cat([torch.full((len(it[first]),), b, dtype=torch.long) for b, it in enumerate(items)])
-    out["label"] = torch.tensor([it["label"] for it in items], dtype=torch.long)
+    labels = [it["label"] for it in items]
+    out["label"] = torch.stack(labels) if torch.is_tensor(labels[0]) else torch.tensor(labels, dtype=torch.long)
     out["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
     out["video_id"] = [it["video_id"] for it in items]
     out["starts"] = [list(it["starts"]) for it in items]

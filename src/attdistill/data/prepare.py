@@ -62,7 +62,15 @@ MANUAL_LAYOUT: dict[str, dict[str, tuple[str, ...]]] = {
         "20bn-something-something-v2/": ("20bn-something-something-v2/",),
     },
 }
+MANUAL_LAYOUT["charades"] = {
+    "Charades/Charades_v1_classes.txt": ("Charades/Charades_v1_classes.txt", "Charades_v1_classes.txt"),
+    "Charades/Charades_v1_train.csv": ("Charades/Charades_v1_train.csv", "Charades_v1_train.csv"),
+    "Charades/Charades_v1_test.csv": ("Charades/Charades_v1_test.csv", "Charades_v1_test.csv"),
+    "Charades_v1_480/": ("Charades_v1_480/",),
+}
 MANUAL_SOURCE = {
+    "charades": "Charades v1 (https://prior.allenai.org/projects/charades, no registration): Charades.zip (the "
+                "annotations) and Charades_v1_480.zip (the videos at 480 px), unzipped",
     "egtea": "EGTEA Gaze+ (https://cbs.ic.gatech.edu/fpv/, registration): action_annotation.zip and "
              "video_clips.tar (the trimmed action clips)",
     "ssv2": "20BN-Something-Something V2 (https://www.qualcomm.com/developer/software/something-something-v-2-dataset, "
@@ -222,7 +230,7 @@ def check_manual_files(dataset: str, root: str | os.PathLike, split: int = 1) ->
         layout = "\n".join(f"  {root / w.format(k=split)}" for w in MANUAL_LAYOUT[dataset])
         raise ManualFilesMissing(
             f"{dataset}: {len(missing)} required file(s) missing under {root}: {', '.join(missing)}.\n"
-            f"This dataset needs registration; download {MANUAL_SOURCE[dataset]} and place them as:\n{layout}\n"
+            f"This dataset is placed by hand: download {MANUAL_SOURCE[dataset]} and place them as:\n{layout}\n"
             f"(see docs/datasets.md)")
     return found
 
@@ -237,6 +245,18 @@ def _prepare_egtea(params, raw: Path, base: Path, sources: DatasetSources) -> Vi
     index = parse_egtea(ann, files["cropped_clips/"], split=k, dataset="egtea")
     if index.num_classes != NUM_ACTIONS:
         log.warning("egtea: action_idx.txt lists %d actions, the paper uses %d", index.num_classes, NUM_ACTIONS)
+    return index
+
+
+def _prepare_charades(params, raw: Path, base: Path, sources: DatasetSources) -> VideoIndex:
+    from attdistill.data.charades import NUM_CLASSES, parse_charades
+
+    root = _under(base, sources.manual_dir) / "charades"
+    files = check_manual_files("charades", root)
+    ann = files["Charades/Charades_v1_classes.txt"].parent
+    index = parse_charades(ann, files["Charades_v1_480/"], dataset="charades")
+    if index.num_classes != NUM_CLASSES:
+        log.warning("charades: the classes file lists %d classes, the paper uses %d", index.num_classes, NUM_CLASSES)
     return index
 
 
@@ -270,7 +290,7 @@ def prepare(params, raw_dir: str | os.PathLike, base: str | os.PathLike = ".",
     else:
         sources = sources or sources_for(params)
         prepare_one = {"ucf101": _prepare_ucf101, "hmdb51": _prepare_hmdb51,
-                       "egtea": _prepare_egtea, "ssv2": _prepare_ssv2}.get(name)
+                       "egtea": _prepare_egtea, "ssv2": _prepare_ssv2, "charades": _prepare_charades}.get(name)
         if prepare_one is None:
             raise ValueError(f"unknown dataset {name!r}")
         index = prepare_one(params, raw, base, sources)

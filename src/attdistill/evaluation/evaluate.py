@@ -33,7 +33,7 @@ from ..data.index import VideoIndex
 from ..data.packs import Pack, pack_path
 from ..data.skips import skipped_ids
 from ..models.files import load_frozen, resolve_device
-from .metrics import accuracy_metrics, late_fusion
+from .metrics import accuracy_metrics, late_fusion, multilabel_metrics
 from .scoring import Scores, score_dataset
 
 
@@ -117,7 +117,7 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str 
         raise ValueError(f"{model_id}: model classes differ from the index classes (trained on another dataset?)")
     common = dict(frames_dir=paths.frames, flow_dir=paths.flow, flow_reversed_dir=paths.flow_reversed,
                   train=False, crops=params.evaluate.crops, seed=params.seed, reverse_flow=params.flow.reverse,
-                  exclude=skipped_ids(paths.skipped), raw_dir=paths.raw)
+                  exclude=skipped_ids(paths.skipped), raw_dir=paths.raw, test_clips=params.evaluate.clips)
     amp = dev.type == "cuda" and params.train.amp
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     results = []
@@ -125,16 +125,21 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str 
         ds = ClipDataset(index, "test", spec.test_modality, params.clip, params.augment, reverse_time=reverse,
                          **common)
         results.append(score_dataset(model, spec, teachers, ds, dev, progress=progress, autocast=autocast,
-                                     params=params))
+                                     params=params, pool=params.evaluate.pool))
     normal, rev = results
-    metrics = metrics_with_reversal(normal.probs, rev.probs, normal.labels, index.reverse_map)
+    if index.metric == "mAP":          # multi-label (Charades): video mAP and top-1 hit, normal and reversed time
+        metrics = {**multilabel_metrics(normal.probs, normal.labels),
+                   **{f"{k}_reversed": v for k, v in multilabel_metrics(rev.probs, rev.labels).items()}}
+    else:
+        metrics = metrics_with_reversal(normal.probs, rev.probs, normal.labels, index.reverse_map)
     metrics.update({"num_videos": len(normal.video_ids), "num_clips": int(len(normal.clip_video)),
                     "crops": params.evaluate.crops})
     save_scores(paths.data_out / "scores.npz", normal, rev)
     with Pack(pack_path(paths.frames, normal.video_ids[0])) as p:
         hw = (p.height, p.width)
     save_maps(paths.data_out / "maps.npz", normal, params.clip.frames, hw)
-    write_reports(paths.reports, metrics, confusion_rows(normal.probs, normal.labels, index.classes))
+    write_reports(paths.reports, metrics, None if index.metric == "mAP" else
+                  confusion_rows(normal.probs, normal.labels, index.classes))
     return metrics
 
 

@@ -31,6 +31,23 @@ def accuracy_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     }
 
 
+def hits_at_1(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(V,) whether each video's top-scored class is right: equal to its label (V,), or positive in its multi-hot
+    targets (V, K)."""
+    pred = np.asarray(probs).argmax(1)
+    targets = np.asarray(targets)
+    if targets.ndim == 2:
+        return targets[np.arange(len(pred)), pred] > 0
+    return pred == targets
+
+
+def multilabel_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """``scores`` (V, K), multi-hot ``targets`` (V, K) -> {"map": video mAP, "top1": top-scored class positive}."""
+    from .multilabel import mean_average_precision
+
+    return {"map": mean_average_precision(scores, targets), "top1": float(hits_at_1(scores, targets).mean())}
+
+
 def confusion(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(K, K) counts: rows = true class, columns = predicted class."""
     from sklearn.metrics import confusion_matrix

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.dataset import ClipDataset
+from ..losses import multilabel_scores
 from ..methods.registry import ModelSpec
 
 
@@ -34,9 +35,13 @@ class Scores:
 
 def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Module], ds: ClipDataset,
                   device: torch.device, batch_clips: int = 16, progress: bool = False,
-                  autocast=contextlib.nullcontext, params=None) -> Scores:
+                  autocast=contextlib.nullcontext, params=None, pool: str = "mean") -> Scores:
     """Score every video of ``ds`` (a test-mode ClipDataset) with the model's declared forward (``spec.run``;
-    ``params`` for a model with ``views``). Batches hold the clips' labels too (a test-time CE saliency reads them)."""
+    ``params`` for a model with ``views``). Batches hold the clips' labels too (a test-time CE saliency reads them).
+    A video's score is the ``pool`` (mean, or per-class max) of its clips'; a multi-label dataset's clip scores are
+    the per-class sigmoids (``losses.multilabel_scores``) and its labels the (V, K) multi-hot targets."""
+    if pool not in ("mean", "max"):
+        raise ValueError(f"pool {pool!r}; valid values: mean, max")
     model.eval()
     for t in teachers.values():
         t.eval()
@@ -53,10 +58,12 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
         if not pending:
             return
         batch = {k: torch.stack([c[k] for _, c in pending]).to(device) for k in keys + extra}
-        batch["label"] = torch.tensor([labels[v] for v, _ in pending], device=device)
+        clip_labels = [labels[v] for v, _ in pending]
+        batch["label"] = (torch.stack(clip_labels) if torch.is_tensor(clip_labels[0])
+                          else torch.tensor(clip_labels)).to(device)
         with torch.no_grad(), autocast():
             out, _ = spec.run(model, batch, teachers, params)
-        p = out.probs.float().cpu().numpy()
+        p = (multilabel_scores(out) if ds.multilabel else out.probs).float().cpu().numpy()
         for (v, _), row in zip(pending, p):
             clip_probs.setdefault(v, []).append(row)
         for b, m in out.expected_maps.items():
@@ -82,7 +89,9 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
             if len(pending) >= batch_clips:
                 flush()
     flush()
-    probs = np.stack([np.mean(clip_probs[v], axis=0) for v in range(len(video_ids))])
-    return Scores(video_ids, np.asarray(labels), probs.astype(np.float32), np.asarray(clip_video),
+    reduce = np.mean if pool == "mean" else np.max
+    probs = np.stack([reduce(clip_probs[v], axis=0) for v in range(len(video_ids))])
+    labels = np.stack([np.asarray(t) for t in labels]) if ds.multilabel else np.asarray(labels)
+    return Scores(video_ids, labels, probs.astype(np.float32), np.asarray(clip_video),
                   np.asarray(clip_start), {b: np.concatenate(m) for b, m in maps.items()},
                   {b: np.concatenate(w) for b, w in weights.items()})

@@ -51,6 +51,7 @@ MODEL_IDS: tuple[str, ...] = methods.MODEL_IDS
 # The maps of Table 4 (declared as table4 rows of their models) and the centre prior it compares them with.
 LOCALIZATION_IDS: tuple[str, ...] = ("center-prior", *(r.key for _, r in methods.table_rows("table4")))
 MODEL_KEYS: tuple[str, ...] = ("top1", "top5", "mean_class", "mean_class_reversed")
+MULTILABEL_KEYS: tuple[str, ...] = ("map", "map_reversed", "top1", "top1_reversed")
 LOCALIZATION_KEYS: tuple[str, ...] = ("precision", "recall", "f1")
 
 
@@ -76,10 +77,11 @@ def model_metrics(eval_reports: str | os.PathLike, model_id: str, seed: int) -> 
     ``<eval_reports>/<id>/s<seed>/metrics.json``."""
     path = Path(eval_reports) / model_id / f"s{seed}" / "metrics.json"
     m = _read_json(path)
-    missing = [k for k in MODEL_KEYS if k not in m]
+    keys = MULTILABEL_KEYS if "map" in m else MODEL_KEYS      # a multi-label dataset's (Charades) metrics
+    missing = [k for k in keys if k not in m]
     if missing:
         raise KeyError(f"{path}: missing {', '.join(missing)}")
-    out = {k: _fraction(m[k], path, k) for k in MODEL_KEYS}
+    out = {k: _fraction(m[k], path, k) for k in keys}
     if m.get("reversed_as_pair") is not None:
         out["reversed_as_pair"] = _fraction(m["reversed_as_pair"], path, "reversed_as_pair")
     return out
@@ -135,10 +137,11 @@ def validation_metrics(train_logs: str | os.PathLike, model_id: str, seed: int) 
     dvclive summary ``<train_logs>/<id>/s<seed>/metrics.json``."""
     path = Path(train_logs) / model_id / f"s{seed}" / "metrics.json"
     val = _read_json(path).get("val", {})
-    missing = [k for k in ("top1", "mean_class") if k not in val]
+    keys = ("top1", "map") if "map" in val else ("top1", "mean_class")     # multi-label: mAP
+    missing = [k for k in keys if k not in val]
     if missing:
         raise KeyError(f"{path}: no validation {', '.join(missing)} (trained before the validation split?)")
-    return {k: _fraction(val[k], path, f"val.{k}") for k in ("top1", "mean_class")}
+    return {k: _fraction(val[k], path, f"val.{k}") for k in keys}
 
 
 def spread(values) -> float:

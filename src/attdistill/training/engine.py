@@ -44,7 +44,8 @@ from ..config import Params
 from ..data.dataset import ClipDataset, make_generator, make_loader
 from ..data.index import VideoIndex
 from ..data.skips import skipped_ids
-from ..evaluation.metrics import accuracy_metrics
+from ..evaluation.metrics import accuracy_metrics, multilabel_metrics
+from ..losses import multilabel_scores
 from ..methods.registry import ModelSpec
 from ..models.build import to_channels_last
 from ..models.files import load_frozen
@@ -304,7 +305,8 @@ def train_one_epoch(run: Run, epoch: int, progress: bool) -> dict[str, float]:
         run.optimizer.step()
         n = len(target)
         seen += n
-        correct += int((out.probs.argmax(1) == target).sum())
+        pred = out.probs.argmax(1)
+        correct += int((target.gather(1, pred[:, None]) > 0).sum() if target.dim() == 2 else (pred == target).sum())
         sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * n
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + v * n
@@ -327,13 +329,15 @@ def _middle_clips(ds: ClipDataset, batch_size: int):
         labels.append(it["label"])
         if len(items) == batch_size or i == len(ds) - 1:
             batch = {k: torch.stack([x[k] for x in items]) for k in items[0]}
-            yield {**batch, "label": torch.tensor(labels)}, labels
+            target = torch.stack(labels) if torch.is_tensor(labels[0]) else torch.tensor(labels)
+            yield {**batch, "label": target}, labels
             items, labels = [], []
 
 
 def validate(run: Run) -> dict[str, float]:
     """Validation accuracy and loss (mean negative log-likelihood of the true class) from the middle clip of every
-    video (a cheap per-epoch curve; the evaluate stage scores every clip of the test split)."""
+    video (a cheap per-epoch curve; the evaluate stage scores every clip of the test split). A multi-label dataset
+    gives {"top1": top-scored class positive, "map": video mAP, "loss": mean per-class BCE} of the sigmoids."""
     run.model.eval()
     teachers = {t.role: run.teachers[t.role] for t in run.spec.test_teachers}
     probs, labels = [], []
@@ -341,10 +345,15 @@ def validate(run: Run) -> dict[str, float]:
         batch = to_device(batch, run.env.device, False)
         with torch.no_grad(), run.autocast():
             out, _ = run.spec.run(run.model, batch, teachers, run.params)
-        probs.append(out.probs.float().cpu().numpy())
+        probs.append((multilabel_scores(out) if run.val_ds.multilabel else out.probs).float().cpu().numpy())
         labels += lab
     run.model.train()
-    probs, labels = np.concatenate(probs), np.asarray(labels)
+    probs = np.concatenate(probs)
+    if run.val_ds.multilabel:
+        y, p = np.stack([np.asarray(t) for t in labels]), np.clip(probs, 1e-12, 1 - 1e-7)
+        bce = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+        return {**multilabel_metrics(probs, y), "loss": bce}
+    labels = np.asarray(labels)
     nll = float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
     return {**accuracy_metrics(probs, labels), "loss": nll}
 
@@ -403,8 +412,8 @@ def train(model_id: str, params: Params, paths: TrainPaths, *, stop_after: int |
         t0 = time.time()
         logs = train_one_epoch(run, epoch, progress)
         val = validate(run)      # every rank validates (cheap); averaged, so every rank's scheduler takes one step
-        logs.update(all_reduce_mean(run.env, {"val/top1": val["top1"], "val/mean_class": val["mean_class"],
-                                              "val/loss": val["loss"]}))
+        keys = ("top1", "map", "loss") if run.val_ds.multilabel else ("top1", "mean_class", "loss")
+        logs.update(all_reduce_mean(run.env, {f"val/{k}": val[k] for k in keys}))
         step_schedule(run.scheduler, logs["val/loss"])
         logs["lr"] = run.optimizer.param_groups[0]["lr"]
         logs["epoch_time_s"] = time.time() - t0
