@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from attdistill.data.charades import (COLUMNS, CharadesFormatError, frame_targets, multi_hot, parse_actions,
-                                      parse_charades, read_classes, spaced_clip_starts)
+                                      parse_charades, read_classes)
+from attdistill.data.dataset import spaced_clip_starts
 from attdistill.data.index import VideoIndex, VideoRecord
 from attdistill.evaluation.multilabel import clip_max_pool, labelled, mean_average_precision, per_class_ap
 from attdistill.losses import multilabel_loss

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from attdistill.data.dataset import spaced_clip_starts  # noqa: F401  (the 10-clip test; re-exported)
 from attdistill.data.index import VideoIndex, VideoRecord, list_some
 
 CLASSES_FILE = "Charades_v1_classes.txt"

@@ -16,7 +16,7 @@ The second test is on a fitted line, not on ``max - min``: with 48 validation vi
 weights have stopped changing still moves by 2-3 videos from epoch to epoch (batch-norm running statistics and
 dropout), so a range test would call every run unconverged and say nothing about learning. The report also gives
 the range (``moved``), the number of lr cuts and the last lr. A model has converged when all of its seeds have.
-``summary`` writes the report to ``reports/convergence.json``; ``plots`` draws ``convergence.png`` from it.
+``plots`` writes the report to ``reports/convergence.json``; ``figures`` draws ``convergence.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import methods
+from ..config import Params
 from .paths import ReportPaths
 
 
@@ -65,6 +67,17 @@ def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: f
             "converged": at_floor and flat, "lr_cuts": cuts, "final_lr": float(lr[-1]), "floor_lr": floor_lr,
             "schedule": schedule,
             "curve": [float(v) for v in curve]}
+
+
+def lr_floors(params: Params) -> dict[str, float]:
+    """Each trained id's lr floor, ``train.plateau_floor`` x the lr of its own schedule (a fine-tune anneals from
+    its own lr: ``ModelSpec.train_params``)."""
+    out = {}
+    for m in methods.MODELS:
+        if m.id in methods.TRAINED_IDS:
+            tp = (m.train_params(params) if m.train_params else params).train
+            out[m.id] = tp.lr * tp.plateau_floor
+    return out
 
 
 def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int], num_val: int,

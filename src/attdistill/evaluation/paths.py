@@ -1,4 +1,4 @@
-"""Where the ``summary`` and ``plots`` stages read their inputs: every folder is given on the stage's command line.
+"""Where the ``plots`` and ``figures`` stages read their inputs: every folder is given on the stage's command line.
 
 Per-model outputs lie one folder per training seed below the model's folder (``<eval reports>/<id>/s<seed>/``), as
 the seed matrices of dvc.yaml write them.
@@ -27,8 +27,8 @@ class ReportPaths:
     eval_reports: Path       # <id>/s<seed>/metrics.json and confusion.json of the evaluate stages
     localize: Path           # s<seed>/metrics.json and s<seed>/pr/*.csv of the localize stages
     train_logs: Path         # <id>/s<seed>/ dvclive folders of the training stages
-    frames: Path | None = None      # frame packs (for the attention overlays; the plots stage)
-    eval_data: Path | None = None   # <id>/s<seed>/scores.npz and maps.npz of the evaluate stages (plots)
+    frames: Path | None = None      # frame packs (for the attention overlays; the figures stage)
+    eval_data: Path | None = None   # <id>/s<seed>/scores.npz and maps.npz of the evaluate stages (figures)
     seed: int = 0            # the seed whose single-run figures (maps, confusion, PR curves) are drawn
     flops: Path | None = None   # the flops stage's report (GFLOPs of I3D / +CBAM / +W3), when there is one
     detect: Path | None = None  # s<seed>/metrics.json of the detect stages (STAM Table 3), when there are some

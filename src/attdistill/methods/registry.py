@@ -95,7 +95,7 @@ class ModelSpec:
     id: str
     description: str
     stage: str                                  # dvc.yaml stage (base name of a matrix stage) that trains it
-    network: str                                # build_model kind: rgb | flow | student | reference | w3
+    network: str                                # build_model kind: rgb | flow | student | reference | w3 | stam
     attention: Callable[[Params], str]
     input: str                                  # rgb | flow
     loss: LossFn

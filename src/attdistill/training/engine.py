@@ -412,8 +412,11 @@ def train(model_id: str, params: Params, paths: TrainPaths, *, stop_after: int |
         t0 = time.time()
         logs = train_one_epoch(run, epoch, progress)
         val = validate(run)      # every rank validates (cheap); averaged, so every rank's scheduler takes one step
-        keys = ("top1", "map", "loss") if run.val_ds.multilabel else ("top1", "mean_class", "loss")
-        logs.update(all_reduce_mean(run.env, {f"val/{k}": val[k] for k in keys}))
+        if run.val_ds.multilabel:     # literal keys: the same key objects every epoch, so model.pt pickles alike
+            picked = {"val/top1": val["top1"], "val/map": val["map"], "val/loss": val["loss"]}
+        else:
+            picked = {"val/top1": val["top1"], "val/mean_class": val["mean_class"], "val/loss": val["loss"]}
+        logs.update(all_reduce_mean(run.env, picked))
         step_schedule(run.scheduler, logs["val/loss"])
         logs["lr"] = run.optimizer.param_groups[0]["lr"]
         logs["epoch_time_s"] = time.time() - t0
