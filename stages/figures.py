@@ -13,8 +13,7 @@ import argparse
 
 from attdistill import methods
 from attdistill.config import add_params_arguments, params_from_cli
-from attdistill.data.index import VideoIndex
-from attdistill.evaluation.convergence import convergence_report, lr_floors
+from attdistill.evaluation.convergence import study_convergence
 from attdistill.evaluation.figures import make_figures
 from attdistill.evaluation.paths import ReportPaths
 
@@ -32,9 +31,7 @@ def main(argv=None) -> int:
         return 2
     seeds = list(params.seeds)
     paths = ReportPaths.from_strings(seeds[0], **{k: getattr(args, k) for k in INPUTS})
-    num_val = len(VideoIndex.load(paths.index).split("val"))
-    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val, lr_floors(params),
-                                     params.train.schedule)
+    convergence = study_convergence(paths, params)
     figures = make_figures(paths, args.figures, convergence, teacher_id=methods.teacher_model_id(params))
     print(f"figures: {len(figures)} figures -> {args.figures}")
     return 0

@@ -10,10 +10,9 @@ import argparse
 
 from attdistill import methods
 from attdistill.config import add_params_arguments, params_from_cli
-from attdistill.data.index import VideoIndex
 from attdistill.evaluation import focus_tables, stam_tables, tables, w3_tables
 from attdistill.evaluation.claims import write_claims
-from attdistill.evaluation.convergence import convergence_report, lr_floors
+from attdistill.evaluation.convergence import study_convergence
 from attdistill.evaluation.paths import ReportPaths
 from attdistill.evaluation.summary import collect_summary, write_json, write_summary
 from attdistill.evaluation.tables import write_tables
@@ -37,9 +36,7 @@ def main(argv=None) -> int:
     write_tables(summary, args.tables, {**tables.TABLES, **w3_tables.TABLES, **stam_tables.TABLES,
                                         **focus_tables.TABLES})
     write_claims(methods.CLAIMS, summary, args.claims)
-    num_val = len(VideoIndex.load(paths.index).split("val"))
-    convergence = convergence_report(paths, list(methods.TRAINED_IDS), seeds, num_val, lr_floors(params),
-                                     params.train.schedule)
+    convergence = study_convergence(paths, params)
     write_json(convergence, args.convergence)
     print(f"summary: {len(summary['models'])} models, {len(summary['localization'])} maps, seeds {seeds}; "
           f"every model converged: {convergence['all_converged']}")

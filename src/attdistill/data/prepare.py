@@ -235,41 +235,37 @@ def check_manual_files(dataset: str, root: str | os.PathLike, split: int = 1) ->
     return found
 
 
+def _placed(name: str, base: Path, sources: DatasetSources, annotation: str, videos: str, parse, expected: int,
+            what: str, split: int = 1) -> VideoIndex:
+    """A hand-placed dataset: check its files under ``<manual_dir>/<name>/`` (all missing ones in one error), parse
+    them (``parse(annotations folder, videos folder)``), warn when the class count is not the paper's."""
+    files = check_manual_files(name, _under(base, sources.manual_dir) / name, split)
+    index = parse(files[annotation].parent, files[videos])
+    if index.num_classes != expected:
+        log.warning("%s: the annotations list %d %s, the paper uses %d", name, index.num_classes, what, expected)
+    return index
+
+
 def _prepare_egtea(params, raw: Path, base: Path, sources: DatasetSources) -> VideoIndex:
     from attdistill.data.egtea import NUM_ACTIONS, parse_egtea
 
-    root = _under(base, sources.manual_dir) / "egtea"
     k = params.dataset.split
-    files = check_manual_files("egtea", root, k)
-    ann = files["action_annotation/action_idx.txt"].parent
-    index = parse_egtea(ann, files["cropped_clips/"], split=k, dataset="egtea")
-    if index.num_classes != NUM_ACTIONS:
-        log.warning("egtea: action_idx.txt lists %d actions, the paper uses %d", index.num_classes, NUM_ACTIONS)
-    return index
+    return _placed("egtea", base, sources, "action_annotation/action_idx.txt", "cropped_clips/",
+                   lambda ann, vids: parse_egtea(ann, vids, split=k, dataset="egtea"), NUM_ACTIONS, "actions", k)
 
 
 def _prepare_charades(params, raw: Path, base: Path, sources: DatasetSources) -> VideoIndex:
     from attdistill.data.charades import NUM_CLASSES, parse_charades
 
-    root = _under(base, sources.manual_dir) / "charades"
-    files = check_manual_files("charades", root)
-    ann = files["Charades/Charades_v1_classes.txt"].parent
-    index = parse_charades(ann, files["Charades_v1_480/"], dataset="charades")
-    if index.num_classes != NUM_CLASSES:
-        log.warning("charades: the classes file lists %d classes, the paper uses %d", index.num_classes, NUM_CLASSES)
-    return index
+    return _placed("charades", base, sources, "Charades/Charades_v1_classes.txt", "Charades_v1_480/",
+                   lambda ann, vids: parse_charades(ann, vids, dataset="charades"), NUM_CLASSES, "classes")
 
 
 def _prepare_ssv2(params, raw: Path, base: Path, sources: DatasetSources) -> VideoIndex:
     from attdistill.data.ssv2 import NUM_TEMPLATES, parse_ssv2
 
-    root = _under(base, sources.manual_dir) / "ssv2"
-    files = check_manual_files("ssv2", root)
-    ann = files["something-something-v2-labels.json"].parent
-    index = parse_ssv2(ann, files["20bn-something-something-v2/"], dataset="ssv2")
-    if index.num_classes != NUM_TEMPLATES:
-        log.warning("ssv2: the labels file lists %d templates, the paper uses %d", index.num_classes, NUM_TEMPLATES)
-    return index
+    return _placed("ssv2", base, sources, "something-something-v2-labels.json", "20bn-something-something-v2/",
+                   lambda ann, vids: parse_ssv2(ann, vids, dataset="ssv2"), NUM_TEMPLATES, "templates")
 
 
 # --------------------------------------------------------------------------------------------- entry point

@@ -80,6 +80,16 @@ def lr_floors(params: Params) -> dict[str, float]:
     return out
 
 
+def study_convergence(paths: ReportPaths, params: Params) -> dict:
+    """:func:`convergence_report` of every trained id over params ``seeds``, each at its own lr floor, with the
+    validation split's size read from the index (what the ``plots`` and ``figures`` stages both need)."""
+    from ..data.index import VideoIndex
+
+    num_val = len(VideoIndex.load(paths.index).split("val"))
+    return convergence_report(paths, list(methods.TRAINED_IDS), list(params.seeds), num_val, lr_floors(params),
+                              params.train.schedule)
+
+
 def convergence_report(paths: ReportPaths, model_ids: list[str], seeds: list[int], num_val: int,
                        floor_lr: float | dict[str, float], schedule: str) -> dict:
     """{"criterion", "num_val", "models": {id: {"converged", "per_seed": {seed: run}}}, "all_converged"} for
