@@ -70,7 +70,7 @@ def tiny_repo(tmp_path_factory) -> tuple[Path, dict]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(REPO / "src")}
     run([sys.executable, "-m", "dvc", "config", "core.no_scm", "true"], root, env)
-    run([sys.executable, "-m", "dvc", "repro"], root, env)
+    run([sys.executable, "-m", "dvc", "repro"], root, env, timeout=2400)   # every stage of the four papers
     return root, env
 
 
