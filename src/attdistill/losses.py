@@ -267,3 +267,8 @@ def multilabel_scores(out: NetOutput) -> torch.Tensor:
     """(N, K) per-class probabilities of a multi-label prediction: the sigmoid of each branch's logits, averaged
     over branches (the multi-label counterpart of ``NetOutput.probs``)."""
     return torch.stack([torch.sigmoid(z.float()) for z in out.logits.values()]).mean(0)
+
+
+def class_scores(out: NetOutput, multilabel: bool) -> torch.Tensor:
+    """(N, K) the scores a prediction is judged by: ``out.probs`` (softmax), or :func:`multilabel_scores`."""
+    return multilabel_scores(out) if multilabel else out.probs

@@ -112,6 +112,11 @@ def spaced_clip_starts(num_frames: int, frames: int, clips: int) -> list[int]:
     return [int(s) for s in np.floor(np.linspace(0, max_start(frames, num_frames), clips) + 0.5)]
 
 
+def stack_labels(labels: list) -> torch.Tensor:
+    """Items' labels as one tensor: (B,) class indices, or (B, K) multi-hot targets (a multi-label index)."""
+    return torch.stack(labels) if torch.is_tensor(labels[0]) else torch.tensor(labels, dtype=torch.long)
+
+
 def all_clip_starts(frames: int, num_frames: int) -> list[int]:
     """Starts of the test clips: ``0, T, 2T, ...`` and one aligned to the end if needed, covering 0 .. N-2."""
     last = max_start(frames, num_frames)
@@ -372,16 +377,14 @@ class ClipDataset(Dataset):
             starts = [starts[len(starts) // 2]]
         raw = self._raw_clips(i, starts)
         original = raw.pop("raw", None)
+        _, h, w, _ = next(iter(raw.values()))[0].shape          # every stream has the same frame size (checked)
+        boxes = TF.three_crop_boxes(h, w) if self.crops == 3 else [(0, 0, h, w)]
         item: dict = {}
         if original is not None:
-            _, h, w, _ = raw["rgb"][0].shape
-            boxes = TF.three_crop_boxes(h, w) if self.crops == 3 else [(0, 0, h, w)]
             rows = [[h, w, *b, b[2], b[3], 0.0] for _ in starts for b in boxes]
             item.update(raw=torch.from_numpy(np.stack(original)), geometry=torch.tensor(rows, dtype=torch.float64),
                         focus_u=torch.from_numpy(np.random.default_rng((self.seed, i)).random((len(rows), 2))))
         for key, clips in raw.items():
-            _, h, w, _ = clips[0].shape
-            boxes = TF.three_crop_boxes(h, w) if self.crops == 3 else [(0, 0, h, w)]
             _, bh, bw, ch = TF.crop(clips[0], boxes[0]).shape
             out = np.empty((len(clips) * len(boxes), ch, self.clip.frames, bh, bw), np.float32)
             for j, c in enumerate(clips):
@@ -440,8 +443,7 @@ def collate_test(items: list[dict]) -> dict:
             out[key] = torch.cat([it[key] for it in items])
     first = "rgb" if "rgb" in items[0] else "flow"
     out["video"] = torch.cat([torch.full((len(it[first]),), b, dtype=torch.long) for b, it in enumerate(items)])
-    labels = [it["label"] for it in items]
-    out["label"] = torch.stack(labels) if torch.is_tensor(labels[0]) else torch.tensor(labels, dtype=torch.long)
+    out["label"] = stack_labels([it["label"] for it in items])
     out["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
     out["video_id"] = [it["video_id"] for it in items]
     out["starts"] = [list(it["starts"]) for it in items]

@@ -127,7 +127,8 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str 
         results.append(score_dataset(model, spec, teachers, ds, dev, progress=progress, autocast=autocast,
                                      params=params, pool=params.evaluate.pool))
     normal, rev = results
-    if index.metric == "mAP":          # multi-label (Charades): video mAP and top-1 hit, normal and reversed time
+    multilabel = index.metric == "mAP"
+    if multilabel:                     # Charades: video mAP and top-1 hit, normal and reversed time
         metrics = {**multilabel_metrics(normal.probs, normal.labels),
                    **{f"{k}_reversed": v for k, v in multilabel_metrics(rev.probs, rev.labels).items()}}
     else:
@@ -138,7 +139,7 @@ def evaluate_model(model_id: str, params: Params, paths: EvalPaths, device: str 
     with Pack(pack_path(paths.frames, normal.video_ids[0])) as p:
         hw = (p.height, p.width)
     save_maps(paths.data_out / "maps.npz", normal, params.clip.frames, hw)
-    write_reports(paths.reports, metrics, None if index.metric == "mAP" else
+    write_reports(paths.reports, metrics, None if multilabel else
                   confusion_rows(normal.probs, normal.labels, index.classes))
     return metrics
 

@@ -17,8 +17,9 @@ _BOXES = {"attention-entropy": "Attention, L_E saliency (test time)", "attention
 
 
 def _cells(s: dict, column: str, label: str) -> list[str]:
-    mid = _ours(f"focus_{column}").get(label, (None, ""))[0]
-    base = _ours(f"focus_{column}").get("Charades-Base", (None, ""))[0]
+    declared = _ours(f"focus_{column}")
+    mid = declared.get(label, (None, ""))[0]
+    base = declared.get("Charades-Base", (None, ""))[0]
     m = s["models"].get(mid or "", {}).get("top1")
     b = s["models"].get(base or "", {}).get("top1")
     return [ours(s, mid, "top1"), DASH if mid is None or mid == base else points(m, b), f"`{mid}`" if mid else DASH]

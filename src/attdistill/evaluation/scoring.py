@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..data.dataset import ClipDataset
-from ..losses import multilabel_scores
+from ..data.dataset import ClipDataset, stack_labels
+from ..losses import class_scores
 from ..methods.registry import ModelSpec
 
 
@@ -58,12 +58,10 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
         if not pending:
             return
         batch = {k: torch.stack([c[k] for _, c in pending]).to(device) for k in keys + extra}
-        clip_labels = [labels[v] for v, _ in pending]
-        batch["label"] = (torch.stack(clip_labels) if torch.is_tensor(clip_labels[0])
-                          else torch.tensor(clip_labels)).to(device)
+        batch["label"] = stack_labels([labels[v] for v, _ in pending]).to(device)
         with torch.no_grad(), autocast():
             out, _ = spec.run(model, batch, teachers, params)
-        p = (multilabel_scores(out) if ds.multilabel else out.probs).float().cpu().numpy()
+        p = class_scores(out, ds.multilabel).float().cpu().numpy()
         for (v, _), row in zip(pending, p):
             clip_probs.setdefault(v, []).append(row)
         for b, m in out.expected_maps.items():
@@ -91,7 +89,6 @@ def score_dataset(model: nn.Module, spec: ModelSpec, teachers: dict[str, nn.Modu
     flush()
     reduce = np.mean if pool == "mean" else np.max
     probs = np.stack([reduce(clip_probs[v], axis=0) for v in range(len(video_ids))])
-    labels = np.stack([np.asarray(t) for t in labels]) if ds.multilabel else np.asarray(labels)
-    return Scores(video_ids, labels, probs.astype(np.float32), np.asarray(clip_video),
+    return Scores(video_ids, stack_labels(labels).numpy(), probs.astype(np.float32), np.asarray(clip_video),
                   np.asarray(clip_start), {b: np.concatenate(m) for b, m in maps.items()},
                   {b: np.concatenate(w) for b, w in weights.items()})

@@ -148,7 +148,7 @@ def model_id(fusion: str, v: Variant) -> str:
 
 
 def _spec(fusion: str, v: Variant) -> ModelSpec:
-    trained = model_id(fusion, Variant(v.weights_of, "", "")) if v.weights_of else ""
+    trained = f"focus-{fusion}{v.weights_of}" if v.weights_of else ""
     note = f"the `{trained}` model, CE saliency at test" if trained else ""
     return ModelSpec(
         id=model_id(fusion, v), description=f"focused crops, {FUSIONS[fusion]}: {v.label}",

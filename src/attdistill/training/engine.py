@@ -41,11 +41,11 @@ from tqdm import tqdm
 
 from .. import methods
 from ..config import Params
-from ..data.dataset import ClipDataset, make_generator, make_loader
+from ..data.dataset import ClipDataset, make_generator, make_loader, stack_labels
 from ..data.index import VideoIndex
 from ..data.skips import skipped_ids
 from ..evaluation.metrics import accuracy_metrics, multilabel_metrics
-from ..losses import multilabel_scores
+from ..losses import class_scores
 from ..methods.registry import ModelSpec
 from ..models.build import to_channels_last
 from ..models.files import load_frozen
@@ -329,8 +329,7 @@ def _middle_clips(ds: ClipDataset, batch_size: int):
         labels.append(it["label"])
         if len(items) == batch_size or i == len(ds) - 1:
             batch = {k: torch.stack([x[k] for x in items]) for k in items[0]}
-            target = torch.stack(labels) if torch.is_tensor(labels[0]) else torch.tensor(labels)
-            yield {**batch, "label": target}, labels
+            yield {**batch, "label": stack_labels(labels)}, labels
             items, labels = [], []
 
 
@@ -345,12 +344,12 @@ def validate(run: Run) -> dict[str, float]:
         batch = to_device(batch, run.env.device, False)
         with torch.no_grad(), run.autocast():
             out, _ = run.spec.run(run.model, batch, teachers, run.params)
-        probs.append((multilabel_scores(out) if run.val_ds.multilabel else out.probs).float().cpu().numpy())
+        probs.append(class_scores(out, run.val_ds.multilabel).float().cpu().numpy())
         labels += lab
     run.model.train()
     probs = np.concatenate(probs)
     if run.val_ds.multilabel:
-        y, p = np.stack([np.asarray(t) for t in labels]), np.clip(probs, 1e-12, 1 - 1e-7)
+        y, p = stack_labels(labels).numpy(), np.clip(probs, 1e-12, 1 - 1e-7)
         bce = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
         return {**multilabel_metrics(probs, y), "loss": bce}
     labels = np.asarray(labels)
