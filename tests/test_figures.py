@@ -13,7 +13,7 @@ import pytest
 from attdistill.data.packs import write_pack
 from attdistill.evaluation.figures import (MASK_ROWS, FigureWarning, best_f1, choose_videos, make_figures,
                                           mask_figures)
-from attdistill.evaluation.convergence import convergence_report, run_convergence
+from attdistill.evaluation.convergence import convergence_report, fitted_rise, model_convergence, run_convergence
 from attdistill.evaluation.paths import ReportPaths
 from attdistill.visualize import attention_panel, overlay, slice_for_frame
 
@@ -247,3 +247,30 @@ def test_convergence_report_lists_every_model_and_missing_logs(tmp_path):
                            schedule="plateau")
     assert set(r["models"]) == {"distill", "rgb-none"} and r["missing"] == ["mfr/s0"]
     assert r["models"]["distill"]["converged"] and not r["all_converged"]       # mfr has no logs
+
+
+def test_fitted_rise_and_its_standard_error_match_scipy():
+    from scipy.stats import linregress
+    tail = np.array([0.30, 0.35, 0.31, 0.38, 0.36, 0.33, 0.40, 0.37, 0.39])
+    rise, se = fitted_rise(tail)
+    ref = linregress(np.arange(len(tail)), tail)
+    assert rise == pytest.approx(ref.slope * 8) and se == pytest.approx(ref.stderr * 8)
+    assert fitted_rise(np.array([0.5])) == (0.0, None) and fitted_rise(np.array([0.1, 0.3]))[1] is None
+
+
+def test_model_verdict_reads_the_seed_mean_curve():
+    """A model converges when every seed annealed and the seeds' mean curve does not rise by more than one video:
+    one seed's noisy +2-video window does not fail a model whose mean is flat; a rise shared by all seeds does."""
+    e, n = 8, 20
+    lr = 0.01 + 0.99 * (1 + np.cos(np.pi * np.arange(1, e + 1) / e)) / 2
+    tail_up = np.array([0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.45, 0.5])          # window 6-8 rises by 2 videos
+    tail_down = np.array([0.4, 0.4, 0.4, 0.4, 0.4, 0.5, 0.45, 0.4])        # falls by 2 videos
+    flat = np.full(e, 0.4)
+    run = lambda c, l=lr: run_convergence(c, l, num_val=n, floor_lr=0.01, schedule="cosine")  # noqa: E731
+    mixed = model_convergence({"0": run(tail_up), "1": run(tail_down), "2": run(flat)}, n)
+    assert not mixed["per_seed"]["0"]["not_rising"] and mixed["seeds_not_rising"] == 2
+    assert mixed["mean_rise"] == pytest.approx(0.0, abs=1e-9) and mixed["converged"] and mixed["seeds"] == 3
+    rising = model_convergence({s: run(tail_up) for s in "012"}, n)
+    assert rising["mean_rise"] == pytest.approx(0.1) and not rising["converged"] and rising["at_floor"]
+    short = model_convergence({"0": run(flat), "1": run(flat[:-2], lr[:-2])}, n)       # seed 1 stopped early
+    assert short["not_rising"] and not short["at_floor"] and not short["converged"]
