@@ -39,6 +39,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import linregress
 
 from .. import methods
 from ..config import Params
@@ -65,18 +66,18 @@ def window_start(epochs: int) -> int:
 
 
 def fitted_rise(tail: np.ndarray) -> tuple[float, float | None]:
-    """The rise of the least-squares line across ``tail`` (slope x (n - 1)) and its standard error from the
-    residuals (None below three points)."""
+    """The rise of the least-squares line across ``tail`` (slope x (n - 1)) and its standard error
+    (``scipy.stats.linregress``; None below three points, where no residual is left)."""
     n = len(tail)
     if n < 2:
         return 0.0, None
-    x = np.arange(n, dtype=float)
-    slope, icpt = np.polyfit(x, tail, 1)
-    if n < 3:
-        return float(slope * (n - 1)), None
-    resid = tail - (slope * x + icpt)
-    se = math.sqrt(float(resid @ resid) / (n - 2) / float(((x - x.mean()) ** 2).sum()))
-    return float(slope * (n - 1)), se * (n - 1)
+    fit = linregress(np.arange(n, dtype=float), np.asarray(tail, dtype=float))
+    return float(fit.slope * (n - 1)), (float(fit.stderr * (n - 1)) if n >= 3 else None)
+
+
+def not_rising(rise: float, num_val: int) -> bool:
+    """Part 2 of the criterion: a fitted rise of at most one validation video."""
+    return rise <= 1.0 / num_val + 1e-12
 
 
 def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: float, schedule: str) -> dict:
@@ -87,7 +88,7 @@ def run_convergence(curve: np.ndarray, lr: np.ndarray, num_val: int, floor_lr: f
     tail, tail_lr = curve[start - 1:], lr[start - 1:]
     rise, rise_se = fitted_rise(tail)
     at_floor = bool(np.all((tail_lr if schedule == "plateau" else lr[-1:]) <= floor_lr * (1 + 1e-6)))
-    flat = rise <= 1.0 / num_val + 1e-12
+    flat = not_rising(rise, num_val)
     # plateau: how often the rule cut the lr; a cosine schedule lowers it every epoch, so no count there
     cuts = int(np.sum(lr[1:] < lr[:-1] * (1 - 1e-9))) if len(lr) > 1 and schedule == "plateau" else None
     return {"epochs": epochs, "window": [start, epochs], "rise": rise, "rise_se": rise_se, "tolerance": 1.0 / num_val,
@@ -126,10 +127,9 @@ def model_convergence(per_seed: dict[str, dict], num_val: int) -> dict:
     epochs = min(r["epochs"] for r in runs)
     mean = np.mean([r["curve"][:epochs] for r in runs], axis=0)
     rise, rise_se = fitted_rise(mean[window_start(epochs) - 1:])
-    at_floor = all(r["at_floor"] for r in runs)
-    not_rising = rise <= 1.0 / num_val + 1e-12
-    return {"converged": at_floor and not_rising, "at_floor": at_floor, "not_rising": not_rising,
-            "mean_rise": rise, "mean_rise_se": rise_se, "seeds": len(runs),
+    at_floor, flat = all(r["at_floor"] for r in runs), not_rising(rise, num_val)
+    return {"converged": at_floor and flat, "at_floor": at_floor, "not_rising": flat,
+            "mean_curve": [float(v) for v in mean], "mean_rise": rise, "mean_rise_se": rise_se, "seeds": len(runs),
             "seeds_not_rising": sum(r["not_rising"] for r in runs), "per_seed": per_seed}
 
 

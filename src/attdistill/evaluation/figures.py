@@ -386,14 +386,12 @@ def convergence_figure(paths: ReportPaths, out_dir: Path, report: dict) -> list[
     rows = -(-len(models) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False, sharey=True)
     for ax, (mid, entry) in zip(axes.flat, models.items()):
-        runs = list(entry["per_seed"].values())
         for seed, run in entry["per_seed"].items():
             ax.plot(np.arange(1, len(run["curve"]) + 1), run["curve"], marker=".", linewidth=0.8, alpha=0.6,
                     label=f"seed {seed}" + ("" if run["not_rising"] else " (rising)"))
             ax.axvspan(run["window"][0], run["window"][1], color="0.9", zorder=0)
-        epochs = min(len(r["curve"]) for r in runs)
-        ax.plot(np.arange(1, epochs + 1), np.mean([r["curve"][:epochs] for r in runs], axis=0), color="k",
-                linewidth=1.6, label="mean over seeds")
+        ax.plot(np.arange(1, len(entry["mean_curve"]) + 1), entry["mean_curve"], color="k", linewidth=1.6,
+                label="mean over seeds")
         ax.set_title(f"{mid}: {'converged' if entry['converged'] else 'NOT converged'} "
                      f"(mean rise {entry['mean_rise'] * report['num_val']:+.1f} videos)", fontsize=8)
         ax.set_ylim(0, 1.02)
