@@ -13,7 +13,7 @@ import torch
 
 from attdistill import losses as L
 from attdistill.models import (NetOutput, PretrainedError, SingleStreamNet, TwoBranchStudent, build_model,
-                               load_i3d_state, load_pretrained)
+                               export_i3d_state, load_i3d_state, load_pretrained)
 from attdistill.models.attention import slice_softmax
 from params import DEFAULT
 
@@ -191,12 +191,39 @@ def test_pretrained_into_two_branch_student(i3d_state):
 
 @needs_reference
 def test_pretrained_errors(i3d_state):
-    with pytest.raises(PretrainedError, match="width=1"):
+    with pytest.raises(PretrainedError, match="64 filters, this model's 8 .*fit width=1 only"):
         load_pretrained(SingleStreamNet(5, "rgb", "none", **CPU), i3d_state, 5)
     with pytest.raises(PretrainedError, match="3-channel input"):
         load_pretrained(SingleStreamNet(5, "flow", "none", width=1.0, final_stride=2), i3d_state, 5)
     with pytest.raises(PretrainedError, match="SHA-256 mismatch"):
         load_i3d_state(REF_WEIGHTS, sha256="0" * 64)
+
+
+def test_exported_i3d_initialises_models_of_its_width(tmp_path):
+    """An I3D trained here, exported in pytorch-i3d's format, loads like Kinetics weights into any network kind of
+    the same width (heads and a new class count left fresh) and is refused by another width."""
+    trained = SingleStreamNet(18, "rgb", "none", **CPU)
+    with torch.no_grad():
+        for t in trained.state_dict().values():
+            t.add_(1)                      # no fresh initialisation can equal these
+    state = export_i3d_state(trained)
+    assert "logits.conv3d.weight" in state and not any(k.startswith("attention") for k in state)
+    torch.save(state, tmp_path / "i3d.pt")
+    state = load_i3d_state(tmp_path / "i3d.pt")
+    net = SingleStreamNet(12, "rgb", "prob-atten", **CPU)
+    report = load_pretrained(net, state, 12)
+    sd = net.state_dict()
+    assert all(torch.equal(sd[f"backbone.{k}"], v) for k, v in state.items() if not k.startswith("logits."))
+    assert set(report["initialised"]) == {k for k in sd if k.startswith(("attention.", "backbone.logits."))}
+    student = TwoBranchStudent(12, "prob-atten", **CPU)
+    load_pretrained(student, state, 12)
+    for branch in ("motion", "appearance"):
+        key = "Mixed_5c.b3b.conv3d.weight"
+        assert torch.equal(student.state_dict()[f"{branch}.{key}"], state[key])
+    with pytest.raises(PretrainedError, match="8 filters, this model's 16"):
+        load_pretrained(SingleStreamNet(12, "rgb", "none", width=0.25, final_stride=1), state, 12)
+    with pytest.raises(TypeError, match="SingleStreamNet"):
+        export_i3d_state(student)
 
 
 def test_load_i3d_state_local_checksum_and_url_fetched_once(tmp_path, monkeypatch):

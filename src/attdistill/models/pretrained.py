@@ -11,6 +11,8 @@ pre-trained models provided by the authors of [3]").
   checkpoint's (400 for Kinetics), the ``logits`` layers.
 
 pytorch-i3d's checkpoints exist for ``width=1`` only; the flow checkpoint needs ``in_channels=2`` (stream ``flow``).
+A network trained here exports its I3D in the same format (:func:`export_i3d_state`), which initialises a
+model of the same width the same way (e.g. an I3D trained on another benchmark, as Kinetics is for the paper).
 """
 
 from __future__ import annotations
@@ -115,13 +117,14 @@ def load_pretrained(model: nn.Module, state: Mapping[str, torch.Tensor], num_cla
     another count has its logits replaced first). Returns ``{"loaded": [...], "initialised": [...]}`` (model keys).
     """
     backbone, pairs = _mapping(model)
-    if backbone.width != 1:
-        raise PretrainedError(f"pytorch-i3d weights exist only for the full network (width=1); this model has "
-                              f"width={backbone.width}. Set model.width: 1 (and a GPU-sized clip) or leave "
-                              f"model.pretrained_* empty")
     key = "Conv3d_1a_7x7.conv3d.weight"
     if key not in state:
         raise PretrainedError(f"not a pytorch-i3d state_dict: no {key!r}")
+    filters, own = state[key].shape[0], backbone.Conv3d_1a_7x7.conv3d.out_channels
+    if filters != own:
+        raise PretrainedError(f"the checkpoint's first convolution has {filters} filters, this model's {own} "
+                              f"(width={backbone.width}): pytorch-i3d's weights fit width=1 only (set model.width: 1 "
+                              f"and a GPU-sized clip); a state_dict from export_i3d_state fits its own width")
     ckpt_in = state[key].shape[1]
     if ckpt_in != backbone.in_channels:
         which = {3: "RGB (rgb_imagenet.pt)", 2: "optical flow (flow_imagenet.pt)"}
@@ -162,3 +165,11 @@ def load_pretrained(model: nn.Module, state: Mapping[str, torch.Tensor], num_cla
                               f"{', '.join(odd[:5])}{' ...' if len(odd) > 5 else ''}")
     model.load_state_dict({**target, **new}, strict=True)
     return {"loaded": sorted(new), "initialised": initialised}
+
+
+def export_i3d_state(model: SingleStreamNet) -> dict[str, torch.Tensor]:
+    """The I3D of a trained single-stream network as a pytorch-i3d-format state_dict (``backbone.`` dropped,
+    ``logits`` included, the attention head left out): what :func:`load_pretrained` reads."""
+    if not isinstance(model, SingleStreamNet):
+        raise TypeError(f"export_i3d_state: a SingleStreamNet is expected, got {type(model).__name__}")
+    return {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
