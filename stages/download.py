@@ -1,6 +1,8 @@
 """DVC stage ``download``: put ``dataset.name`` into data/raw and write data/raw/index.json.
 
-    python stages/download.py --out data/raw [--params params.yaml] [--workers N]
+    python stages/download.py --out data/raw [--params params.yaml] [--workers N] [--pretraining]
+
+``--pretraining``: the pretraining benchmark instead (params ``pretrain``; pretrain/dvc.yaml).
 
 ``synthetic`` is generated (no network); ``ucf101`` / ``hmdb51`` are downloaded from their official URLs
 with pinned SHA-256 (cached in ``download.cache_dir``, outside the DVC output), extracted safely and parsed;
@@ -14,12 +16,13 @@ import logging
 import os
 import sys
 
-from attdistill.config import add_params_arguments, params_from_cli
+from attdistill.config import add_params_arguments, add_pretraining_argument, params_from_cli
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_params_arguments(ap)
+    add_pretraining_argument(ap)
     ap.add_argument("--out", required=True, help="output folder (the DVC output); index.json goes inside")
     ap.add_argument("--base", default=".", help="repository root that index paths are relative to")
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),

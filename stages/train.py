@@ -1,8 +1,9 @@
 """DVC stage: train one declared model id (see attdistill.methods).
 
     python stages/train.py MODEL_ID --seed S --index I --frames F [--flow W] [--raw R] --out DIR --live DIR \
-        [--skipped REPORT ...] [--teacher ROLE=PATH ...] [--nproc N]
+        [--skipped REPORT ...] [--teacher ROLE=PATH ...] [--nproc N] [--pretraining]
 
+``--pretraining``: train on the pretraining benchmark with its schedule (params ``pretrain``; pretrain/dvc.yaml).
 ``--flow``: the flow packs (models that read flow); ``--raw``: the original, larger frames of the same videos
 (the focused-crop models re-cut their focused view there).
 
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 from attdistill.cli import parse_teachers
-from attdistill.config import add_params_arguments, params_from_cli
+from attdistill.config import add_params_arguments, add_pretraining_argument, params_from_cli
 from attdistill.methods import TRAINED_IDS
 from attdistill.training.engine import TrainPaths, train
 
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("model_id", choices=TRAINED_IDS)
     ap.add_argument("--seed", type=int, required=True, help="training seed (one of params seeds)")
     add_params_arguments(ap)
+    add_pretraining_argument(ap)
     ap.add_argument("--index", required=True)
     ap.add_argument("--frames", required=True)
     ap.add_argument("--flow", help="flow packs (needed by models that read flow)")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from attdistill.config import DATASETS, ConfigError, Params, load_params, params_from_dict
+from attdistill.config import DATASETS, ConfigError, Params, load_params, params_from_dict, pretraining_params
 from attdistill.profile import apply_profile, load_profile
 from params import PARAMS_YAML, REPO, params_dict, params_with
 
@@ -28,6 +28,9 @@ def test_repository_params_load_and_round_trip():
     ({"frames": {"quality": 101}}, "frames.quality: must be in [1, 100]"),
     ({"model": {"dropout": 1.0}}, "model.dropout: must be in [0, 1)"),
     ({"train": {"epochs": "ten"}}, "train.epochs: expected an integer"),
+    ({"pretrain": {"kinds": ["star", "hexagon"]}}, "pretrain.kinds: unknown kind 'hexagon'"),
+    ({"pretrain": {"kinds": ["star", "star"]}}, "pretrain.kinds: must be a non-empty list without repeats"),
+    ({"pretrain": {"epochs": 0}}, "pretrain.epochs: must be >= 1"),
 ])
 def test_bad_values_name_the_key(data, message):
     with pytest.raises(ConfigError) as exc:
@@ -126,3 +129,27 @@ def test_cli_exits_2_with_the_message(tmp_path):
     r = subprocess.run([sys.executable, "-m", "attdistill.config", str(bad)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "valid values: none, soft-atten, soft-res, prob-atten" in r.stderr
+
+
+def test_pretraining_params_change_only_the_benchmark_and_the_schedule():
+    """The pretraining run: the study's recipe on the embedded benchmark with pretrain's seed and kinds, for
+    pretrain's epochs, from random weights (even when the study itself starts from pretrained weights)."""
+    p = params_with({"dataset": {"name": "ucf101"}, "model": {"pretrained_rgb": "models/pretrain/i3d_rgb.pt"},
+                     "pretrain": {"seed": 7, "kinds": ["cross"], "epochs": 5}})
+    q = pretraining_params(p)
+    assert (q.seed, q.synthetic.kinds, q.train.epochs, q.dataset.name) == (7, ("cross",), 5, "synthetic")
+    assert q.train == dataclasses.replace(p.train, epochs=5)
+    assert q.synthetic == dataclasses.replace(p.synthetic, kinds=("cross",)) and q.clip == p.clip
+    assert q.model == dataclasses.replace(p.model, pretrained_rgb="", pretrained_rgb_sha256="")
+
+
+def test_pretraining_kinds_must_not_overlap_the_study(tmp_path, capsys):
+    p = params_with({"pretrain": {"kinds": ["disc", "star"]}})     # the study's kinds: disc, square
+    with pytest.raises(ConfigError, match="pretrain.kinds: must share no kind with synthetic.kinds; both have disc"):
+        pretraining_params(p)
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params_dict({"pretrain": {"kinds": ["square"]}})))
+    sys.path.insert(0, str(REPO / "stages"))
+    import download as download_stage                              # stages/download.py: rejected before any work
+    assert download_stage.main(["--params", str(bad), "--pretraining", "--out", str(tmp_path / "raw")]) == 2
+    assert "both have square" in capsys.readouterr().err and not (tmp_path / "raw").exists()

@@ -64,8 +64,9 @@ def _seed(argv: list[str]) -> int:
 
 
 def training_stages(model_id: str) -> dict[int, tuple[str, dict]]:
-    """seed -> the training stage of ``model_id`` for that seed (exactly one per seed of params seeds)."""
-    found = _stage_for(lambda a: a[1:3] == ["stages/train.py", model_id])
+    """seed -> the study's training stage of ``model_id`` for that seed (exactly one per seed of params seeds;
+    the pretraining pipeline's run, ``--pretraining``, is not one of them)."""
+    found = _stage_for(lambda a: a[1:3] == ["stages/train.py", model_id] and "--pretraining" not in a)
     by_seed = {_seed(st["argv"]): (name, st) for name, st in found}
     assert len(found) == len(SEEDS) and sorted(by_seed) == sorted(SEEDS), f"{model_id}: stages {len(found)}"
     return by_seed
@@ -147,6 +148,32 @@ def test_test_time_variants_are_scored_but_never_trained():
     for spec in variants:
         assert not _stage_for(lambda a: a[1:3] == ["stages/train.py", spec.id]), spec.id
         assert spec.weights_of in methods.TRAINED_IDS and spec.id not in methods.TRAINED_IDS
+
+
+# ------------------------------------------------------------------------------------------------ pretraining
+PRETRAIN_PREFIX = "pretrain/dvc.yaml:"
+
+
+def test_pretraining_pipeline_is_opt_in_and_self_contained():
+    """pretrain/dvc.yaml makes the initial weights; no stage of the root pipeline reads them (the study names them
+    only through model.pretrained_rgb, pinned by its SHA-256), and each of its stages reads the pretraining params."""
+    pre = {n: st for n, st in stages().items() if n.startswith(PRETRAIN_PREFIX)}
+    assert sorted(pre) == [PRETRAIN_PREFIX + n for n in ("pretrain", "pretrain_data", "pretrain_export",
+                                                         "pretrain_frames")]
+    made = [o for st in pre.values() for o in st["outs"]]
+    for name, st in stages().items():
+        if not name.startswith(PRETRAIN_PREFIX):
+            assert not [d for d in st["deps"] if _covered(d, made) or any(_covered(m, [d]) for m in made)], name
+    for name in ("pretrain_data", "pretrain"):
+        st = pre[PRETRAIN_PREFIX + name]
+        assert "--pretraining" in st["argv"] and "pretrain" in st["params"], name
+        assert "seed" not in st["params"], name                     # pretrain.seed replaces the study's
+    train = pre[PRETRAIN_PREFIX + "pretrain"]
+    sections = methods.get("rgb-none").sections
+    assert set(train["params"]) == set(TRAIN_SECTIONS) | set(sections) | {"pretrain", "synthetic.kinds"}
+    assert train["argv"][1:3] == ["stages/train.py", "rgb-none"]
+    export = pre[PRETRAIN_PREFIX + "pretrain_export"]
+    assert export["argv"][2] in train["outs"] and export["argv"][2] in export["deps"]
 
 
 # ------------------------------------------------------------------------------------------------ code deps

@@ -58,7 +58,7 @@ def tiny_repo(tmp_path_factory) -> tuple[Path, dict]:
                            text=True).stdout.split("\0")
     for f in filter(None, files):
         src = REPO / f
-        generated = f.startswith(("reports/", "dvc.lock"))
+        generated = f.startswith("reports/") or Path(f).name == "dvc.lock"   # also pretrain/dvc.lock
         if src.is_file() and not generated:
             (root / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / f)
@@ -139,3 +139,4 @@ def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
     ours = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert ours == json.loads((root / "reports" / "eval" / "distill" / "s0" / "metrics.json").read_text())
     assert (tmp_path / "d" / "maps.npz").is_file()
+

@@ -50,6 +50,12 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}")
 
 
+def _check_kinds(kinds: tuple[str, ...], key: str) -> None:
+    for k in kinds:
+        _check(k in ACTOR_KINDS, key, f"unknown kind {k!r}; valid values: {', '.join(ACTOR_KINDS)}")
+    _check(len(set(kinds)) == len(kinds) and kinds, key, "must be a non-empty list without repeats")
+
+
 # --------------------------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
 class DatasetConfig:
@@ -81,9 +87,7 @@ class SyntheticConfig:
     actor_scale: float       # actor (and distractor) size x this; < 1 with larger frames: small actors (focused crops)
 
     def validate(self, key: str) -> None:
-        for k in self.kinds:
-            _check(k in ACTOR_KINDS, f"{key}.kinds", f"unknown kind {k!r}; valid values: {', '.join(ACTOR_KINDS)}")
-        _check(len(set(self.kinds)) == len(self.kinds) and self.kinds, f"{key}.kinds", "must be a non-empty list without repeats")
+        _check_kinds(self.kinds, f"{key}.kinds")
         for m in self.motions:
             _check(m in MOTION_PAIRS, f"{key}.motions", f"unknown motion {m!r}; valid values: {', '.join(MOTION_PAIRS)}")
         _check(len(set(self.motions)) == len(self.motions) and self.motions, f"{key}.motions", "must be a non-empty list without repeats")
@@ -386,6 +390,23 @@ class FocusConfig:
 
 
 @dataclass(frozen=True)
+class PretrainConfig:
+    """The pretraining benchmark (pretrain/dvc.yaml, opt-in): the embedded analogue of the paper's Kinetics
+    initialisation (§3.6). It is the study's benchmark with another generation seed and actor kinds that no class
+    of the study uses; an I3D trained on it initialises the study's (``model.pretrained_rgb``). docs/study.md."""
+
+    seed: int                  # its generation seed (the study's is params ``seed``)
+    kinds: tuple[str, ...]     # its actor kinds (disjoint from synthetic.kinds); motions as the study's
+    epochs: int                # its training schedule (train.* otherwise, as the study's)
+    train_seed: int            # its training seed
+
+    def validate(self, key: str) -> None:
+        _check(self.seed >= 0 and self.train_seed >= 0, key, "seed and train_seed must be >= 0")
+        _check(self.epochs >= 1, f"{key}.epochs", "must be >= 1")
+        _check_kinds(self.kinds, f"{key}.kinds")
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     crops: Literal[1, 3]
     clips: int                 # clips per test video: 0 = every clip (the paper's protocol); N = N evenly spaced
@@ -438,6 +459,7 @@ class Params:
     w3: W3Config
     stam: StamConfig
     focus: FocusConfig
+    pretrain: PretrainConfig
     evaluate: EvaluateConfig
     localize: LocalizeConfig
     benchmark: BenchmarkConfig
@@ -449,6 +471,22 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
+
+
+def pretraining_params(p: Params) -> Params:
+    """The params of the pretraining benchmark and of its training run, derived from ``p``: the embedded benchmark
+    (whatever ``dataset.name`` says) with ``pretrain.seed`` and ``pretrain.kinds``, trained for
+    ``pretrain.epochs`` from random weights. Raises ConfigError when its kinds overlap the study's: it must share
+    no actor with the study, as Kinetics shares no video with UCF101."""
+    shared = sorted(set(p.pretrain.kinds) & set(p.synthetic.kinds))
+    _check(not shared, "pretrain.kinds", f"must share no kind with synthetic.kinds; both have {', '.join(shared)}")
+    return dataclasses.replace(
+        p, seed=p.pretrain.seed,
+        dataset=dataclasses.replace(p.dataset, name="synthetic"),
+        synthetic=dataclasses.replace(p.synthetic, kinds=p.pretrain.kinds),
+        model=dataclasses.replace(p.model, pretrained_rgb="", pretrained_rgb_sha256="", pretrained_flow="",
+                                  pretrained_flow_sha256=""),
+        train=dataclasses.replace(p.train, epochs=p.pretrain.epochs))
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -579,13 +617,21 @@ def add_params_arguments(ap) -> None:
     ap.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
 
 
+def add_pretraining_argument(ap) -> None:
+    """``--pretraining``: the stage works on the pretraining benchmark (params ``pretrain``; pretrain/dvc.yaml)."""
+    ap.add_argument("--pretraining", action="store_true",
+                    help="use the pretraining benchmark's params (params pretrain: its seed, kinds and epochs)")
+
+
 def params_from_cli(args) -> Params | None:
     """Load and validate the params named by :func:`add_params_arguments`; on a bad value print ``error: ...``
-    to stderr and return None (the stage exits with code 2 before any work)."""
+    to stderr and return None (the stage exits with code 2 before any work). With ``args.pretraining`` set
+    (:func:`add_pretraining_argument`) they are the pretraining benchmark's (:func:`pretraining_params`)."""
     import sys
 
     try:
-        return load_params(args.params, getattr(args, "set", ()))
+        params = load_params(args.params, getattr(args, "set", ()))
+        return pretraining_params(params) if getattr(args, "pretraining", False) else params
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
