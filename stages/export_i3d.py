@@ -13,12 +13,12 @@ networks, loaded by the same code path as pytorch-i3d's ``rgb_imagenet.pt`` (``m
 """
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
+from attdistill.download import sha256sum
 from attdistill.models import export_i3d_state
 from attdistill.models.files import load_frozen
 
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     state = export_i3d_state(model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, args.out)
-    sha = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    sha = sha256sum(args.out)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps({"source": str(args.model), "file": str(args.out), "sha256": sha,

@@ -139,4 +139,3 @@ def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
     ours = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert ours == json.loads((root / "reports" / "eval" / "distill" / "s0" / "metrics.json").read_text())
     assert (tmp_path / "d" / "maps.npz").is_file()
-
