@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import torch
 from attdistill import losses as L
 from attdistill.models import (NetOutput, PretrainedError, SingleStreamNet, TwoBranchStudent, build_model,
                                export_i3d_state, load_i3d_state, load_pretrained)
+from attdistill.models import pretrained as pretrained_module
 from attdistill.models.attention import slice_softmax
 from params import DEFAULT
 
@@ -244,7 +243,7 @@ def test_load_i3d_state_local_checksum_and_url_fetched_once(tmp_path, monkeypatc
         Path(dest).write_bytes(src.read_bytes())
         return Path(dest)
 
-    monkeypatch.setitem(sys.modules, "attdistill.download", types.SimpleNamespace(download_file=fake_download))
+    monkeypatch.setattr(pretrained_module, "download_file", fake_download)
     cache = tmp_path / "cache"
     url = "https://example.invalid/models/rgb_imagenet.pt"
     a = load_i3d_state(url, sha256=digest, cache_dir=cache)

@@ -17,7 +17,6 @@ model of the same width the same way (e.g. an I3D trained on another benchmark, 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from ..download import download_file, sha256sum
 from .i3d import InceptionI3d
 from .networks import BRANCH_ENDPOINTS, SingleStreamNet, TwoBranchStudent
 from .w3_i3d import W3I3D
@@ -36,21 +36,13 @@ class PretrainedError(ValueError):
     """A checkpoint cannot be loaded into this model (wrong width, channels, checksum or format)."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _verify(path: Path, sha256: str) -> None:
     expected = sha256.strip().lower()
     if not expected:
         return
     if not re.fullmatch(r"[0-9a-f]{64}", expected):
         raise PretrainedError(f"sha256 for {path} must be 64 hex digits, got {sha256!r}")
-    actual = _sha256(path)
+    actual = sha256sum(path)
     if actual != expected:
         raise PretrainedError(f"{path}: SHA-256 mismatch: expected {expected}, got {actual}")
 
@@ -78,8 +70,6 @@ def load_i3d_state(path_or_url: str | os.PathLike, sha256: str = "", cache_dir: 
             except PretrainedError:
                 dest.unlink()        # a stale or corrupt cached copy: fetch again
         if not dest.is_file():
-            from ..download import download_file   # lazily: only the URL path needs the network module
-
             download_file(src, dest, sha256=sha256, retries=retries, timeout=timeout)
         path = dest
     else:
