@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-
-import torch
 
 from attdistill.download import sha256sum
 from attdistill.methods import MODEL_IDS
@@ -58,6 +57,11 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     return r.stdout + r.stderr
+
+
+def dvc_status(root: Path, env: dict) -> dict:
+    out = run([sys.executable, "-m", "dvc", "status", "--json"], root, env)
+    return json.loads(out[out.index("{"):])
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +130,7 @@ def test_attention_change_reruns_only_the_main_method(tiny_repo):
     before = params.read_text()
     try:
         params.write_text(before.replace("attention: prob-atten", "attention: soft-res", 1))
-        status = run([sys.executable, "-m", "dvc", "status", "--json"], root, env)
-        changed = set(json.loads(status[status.index("{"):]))
+        changed = set(dvc_status(root, env))
     finally:
         params.write_text(before)
     assert {"teacher@0", "distill@0", "distill_mfr@0", "reference_attention@0"} <= changed
@@ -151,11 +154,6 @@ def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
 
 
 # ------------------------------------------------------------------------------------- the pretraining pipeline
-def dvc_status(root: Path, env: dict) -> dict:
-    out = run([sys.executable, "-m", "dvc", "status", "--json"], root, env)
-    return json.loads(out[out.index("{"):])
-
-
 @pytest.fixture(scope="module")
 def pretrained_repo(tiny_repo) -> tuple[Path, dict]:
     """The tiny repo after its study (tiny_repo) and then ``dvc repro pretrain/dvc.yaml``."""
