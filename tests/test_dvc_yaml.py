@@ -166,8 +166,11 @@ def test_pretraining_pipeline_is_opt_in_and_self_contained():
             assert not [d for d in st["deps"] if _covered(d, made) or any(_covered(m, [d]) for m in made)], name
     for name in ("pretrain_data", "pretrain"):
         st = pre[PRETRAIN_PREFIX + name]
-        assert "--pretraining" in st["argv"] and "pretrain" in st["params"], name
+        assert "--pretraining" in st["argv"], name
         assert "seed" not in st["params"], name                     # pretrain.seed replaces the study's
+    data = pre[PRETRAIN_PREFIX + "pretrain_data"]["params"]
+    # the benchmark's generation params, not the schedule: a longer pretraining re-makes no data
+    assert {"pretrain.seed", "pretrain.kinds"} <= set(data) and not {"pretrain", "pretrain.epochs"} & set(data)
     train = pre[PRETRAIN_PREFIX + "pretrain"]
     sections = methods.get("rgb-none").sections
     assert set(train["params"]) == set(TRAIN_SECTIONS) | set(sections) | {"pretrain", "synthetic.kinds"}
@@ -269,6 +272,21 @@ def _marked_stages(repo: Path, path: str) -> set[str]:
             if isinstance(change, dict) and _covered(path, list(change.get("changed deps", {}))):
                 marked.add(stage)
     return marked
+
+
+@pytest.mark.slow
+def test_a_longer_pretraining_marks_its_training_but_not_its_benchmark(repo_copy):
+    target = repo_copy / "params.yaml"
+    original = target.read_text()
+    epochs = f"  epochs: {load_params(target).pretrain.epochs} "
+    assert original.count(epochs) == 1, "params.yaml layout changed: find pretrain.epochs another way"
+    target.write_text(original.replace(epochs, f"  epochs: {load_params(target).pretrain.epochs + 1} "))
+    try:
+        after = _marked_stages(repo_copy, "params.yaml")
+    finally:
+        target.write_text(original)
+    assert PRETRAIN_PREFIX + "pretrain" in after
+    assert PRETRAIN_PREFIX + "pretrain_data" not in after
 
 
 @pytest.mark.slow
