@@ -16,7 +16,8 @@ import torch
 from attdistill.models.files import atomic_save, load_model_file
 from attdistill import methods
 from attdistill.models.files import load_frozen, model_from_file
-from attdistill.training.engine import Interrupted, TrainPaths, make_scheduler, step_schedule, train
+from attdistill.training.engine import (Interrupted, TrainPaths, build_run, make_scheduler, step_schedule, train,
+                                       validate)
 from attdistill.training.teacher import select_teacher
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -219,7 +220,8 @@ def test_train_stage_cli_rejects_bad_params_before_work(tmp_path):
 
 
 def test_ddp_two_cpu_processes(tiny, tmp_path):
-    """torchrun --nproc_per_node 2 (gloo): runs, ranks end with identical weights, only rank 0 writes."""
+    """torchrun --nproc_per_node 2 (gloo): runs, ranks end with identical weights, only rank 0 writes, and the
+    validation curve, scored in two shards, is the saved network's as one process scores it."""
     import yaml
 
     params = tmp_path / "params.yaml"
@@ -239,3 +241,9 @@ def test_ddp_two_cpu_processes(tiny, tmp_path):
     assert json.loads((tmp_path / "live" / "metrics.json").read_text())["step"] == 1
     model, _ = load_frozen(out / "model.pt")
     assert not any(p.requires_grad for p in model.parameters())
+    logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["val"]
+    one = build_run("rgb-prob-atten", tiny_params(), paths_for(tiny, "rgb-prob-atten", "ddp-check"))
+    one.model.load_state_dict(model.state_dict())
+    alone = validate(one)
+    assert logged["top1"] == alone["top1"] and logged["mean_class"] == alone["mean_class"]
+    assert logged["loss"] == pytest.approx(alone["loss"], rel=1e-5)

@@ -67,6 +67,15 @@ def all_gather_object(env: DistEnv, obj) -> list:
     return out
 
 
+def broadcast_buffers(env: DistEnv, module: torch.nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) on every rank. DDP broadcasts them at the start of each
+    training forward, so after an epoch each rank holds rank 0's statistics plus its own last batch's update; this
+    makes every rank's network the one rank 0 saves."""
+    if env.distributed:
+        for buf in module.buffers():
+            dist.broadcast(buf, src=0)
+
+
 def all_reduce_mean(env: DistEnv, values: dict[str, float]) -> dict[str, float]:
     """Average scalar logs over ranks (each rank saw a different shard of the epoch)."""
     if not env.distributed or not values:

@@ -52,7 +52,7 @@ from ..models.files import load_frozen
 from ..models.pretrained import load_i3d_state, load_pretrained
 from ..models.files import atomic_save, save_model
 from .checkpoint import fingerprint, load_resume
-from .distributed import DistEnv, all_gather_object, all_reduce_mean, barrier, init_distributed
+from .distributed import DistEnv, all_gather_object, all_reduce_mean, barrier, broadcast_buffers, init_distributed
 from .seeding import rng_state, seed_everything, set_rng_state, set_threads
 
 
@@ -319,35 +319,52 @@ def train_one_epoch(run: Run, epoch: int, progress: bool) -> dict[str, float]:
 VIEW_KEYS = ("rgb", "flow", "raw", "geometry", "focus_u")   # per-view entries of a test item
 
 
-def _middle_clips(ds: ClipDataset, batch_size: int):
-    """Batches of the middle clip of every video, with the videos' labels (``ds`` decodes only that clip); the
-    batch holds the labels too (a test-time saliency of the CE loss reads them)."""
+def _middle_clips(ds: ClipDataset, videos: range, batch_size: int):
+    """Batches of the middle clip of each of ``videos``, with the videos' labels (``ds`` decodes only that clip);
+    the batch holds the labels too (a test-time saliency of the CE loss reads them)."""
     items, labels = [], []
-    for i in range(len(ds)):
+    for i in videos:
         it = ds[i]
         items.append({key: it[key][0] for key in VIEW_KEYS if key in it})   # its only clip
         labels.append(it["label"])
-        if len(items) == batch_size or i == len(ds) - 1:
+        if len(items) == batch_size or i == videos[-1]:
             batch = {k: torch.stack([x[k] for x in items]) for k in items[0]}
             yield {**batch, "label": stack_labels(labels)}, labels
             items, labels = [], []
 
 
-def validate(run: Run) -> dict[str, float]:
-    """Validation accuracy and loss (mean negative log-likelihood of the true class) from the middle clip of every
-    video (a cheap per-epoch curve; the evaluate stage scores every clip of the test split). A multi-label dataset
-    gives {"top1": top-scored class positive, "map": video mAP, "loss": mean per-class BCE} of the sigmoids."""
+def _validation_scores(run: Run) -> tuple[np.ndarray, list]:
+    """Class scores (V, K) and labels of every validation video, in index order. Under DDP each rank scores every
+    world_size-th video with rank 0's network (its buffers broadcast first) and the shards are gathered, so every
+    rank gets the scores one process would get, at 1 / world_size of the cost."""
+    env = run.env
+    broadcast_buffers(env, run.model)
     run.model.eval()
     teachers = {t.role: run.teachers[t.role] for t in run.spec.test_teachers}
-    probs, labels = [], []
-    for batch, lab in _middle_clips(run.val_ds, max(run.per_rank, 8)):
-        batch = to_device(batch, run.env.device, False)
+    shard = range(env.rank, len(run.val_ds), env.world_size)
+    probs, labels = [np.zeros((0, run.index.num_classes), np.float32)], []
+    for batch, lab in _middle_clips(run.val_ds, shard, max(run.per_rank, 8)):
+        batch = to_device(batch, env.device, False)
         with torch.no_grad(), run.autocast():
             out, _ = run.spec.run(run.model, batch, teachers, run.params)
         probs.append(class_scores(out, run.val_ds.multilabel).float().cpu().numpy())
         labels += lab
     run.model.train()
-    probs = np.concatenate(probs)
+    order, rows, all_labels = [], [], []
+    for videos, p, lab in all_gather_object(env, (list(shard), np.concatenate(probs), labels)):
+        order += videos
+        rows.append(p)
+        all_labels += lab
+    perm = np.argsort(order, kind="stable")
+    return np.concatenate(rows)[perm], [all_labels[i] for i in perm]
+
+
+def validate(run: Run) -> dict[str, float]:
+    """Validation accuracy and loss (mean negative log-likelihood of the true class) from the middle clip of every
+    video (a cheap per-epoch curve; the evaluate stage scores every clip of the test split). A multi-label dataset
+    gives {"top1": top-scored class positive, "map": video mAP, "loss": mean per-class BCE} of the sigmoids. The
+    same on every rank (:func:`_validation_scores`)."""
+    probs, labels = _validation_scores(run)
     if run.val_ds.multilabel:
         y, p = stack_labels(labels).numpy(), np.clip(probs, 1e-12, 1 - 1e-7)
         bce = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
@@ -410,12 +427,12 @@ def train(model_id: str, params: Params, paths: TrainPaths, *, stop_after: int |
     for epoch in range(run.start_epoch, tp.epochs):
         t0 = time.time()
         logs = train_one_epoch(run, epoch, progress)
-        val = validate(run)      # every rank validates (cheap); averaged, so every rank's scheduler takes one step
+        val = validate(run)      # the same on every rank, so every rank's scheduler takes the same step
         if run.val_ds.multilabel:     # literal keys: the same key objects every epoch, so model.pt pickles alike
             picked = {"val/top1": val["top1"], "val/map": val["map"], "val/loss": val["loss"]}
         else:
             picked = {"val/top1": val["top1"], "val/mean_class": val["mean_class"], "val/loss": val["loss"]}
-        logs.update(all_reduce_mean(run.env, picked))
+        logs.update(picked)
         step_schedule(run.scheduler, logs["val/loss"])
         logs["lr"] = run.optimizer.param_groups[0]["lr"]
         logs["epoch_time_s"] = time.time() - t0
