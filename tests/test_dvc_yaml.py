@@ -278,9 +278,9 @@ def _marked_stages(repo: Path, path: str) -> set[str]:
 def test_a_longer_pretraining_marks_its_training_but_not_its_benchmark(repo_copy):
     target = repo_copy / "params.yaml"
     original = target.read_text()
-    epochs = f"  epochs: {load_params(target).pretrain.epochs} "
-    assert original.count(epochs) == 1, "params.yaml layout changed: find pretrain.epochs another way"
-    target.write_text(original.replace(epochs, f"  epochs: {load_params(target).pretrain.epochs + 1} "))
+    n = load_params(target).pretrain.epochs
+    assert original.count(f"  epochs: {n} ") == 1, "params.yaml layout changed: find pretrain.epochs another way"
+    target.write_text(original.replace(f"  epochs: {n} ", f"  epochs: {n + 1} "))
     try:
         after = _marked_stages(repo_copy, "params.yaml")
     finally:

@@ -238,10 +238,11 @@ def test_ddp_two_cpu_processes(tiny, tmp_path):
     d = meta["rank_weight_digests"]
     assert len(d) == 2 and d[0] == d[1]
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "resume.pt"]
-    assert json.loads((tmp_path / "live" / "metrics.json").read_text())["step"] == 1
+    metrics = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert metrics["step"] == 1
     model, _ = load_frozen(out / "model.pt")
     assert not any(p.requires_grad for p in model.parameters())
-    logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["val"]
+    logged = metrics["val"]
     one = build_run("rgb-prob-atten", tiny_params(), paths_for(tiny, "rgb-prob-atten", "ddp-check"))
     one.model.load_state_dict(model.state_dict())
     alone = validate(one)

@@ -341,22 +341,19 @@ def _validation_scores(run: Run) -> tuple[np.ndarray, list]:
     broadcast_buffers(env, run.model)
     run.model.eval()
     teachers = {t.role: run.teachers[t.role] for t in run.spec.test_teachers}
-    shard = range(env.rank, len(run.val_ds), env.world_size)
-    probs, labels = [np.zeros((0, run.index.num_classes), np.float32)], []
-    for batch, lab in _middle_clips(run.val_ds, shard, max(run.per_rank, 8)):
+    num_videos, num_classes = len(run.val_ds), run.index.num_classes
+    probs, labels = [np.zeros((0, num_classes), np.float32)], []      # the zeros: a rank with no video
+    for batch, lab in _middle_clips(run.val_ds, range(env.rank, num_videos, env.world_size), max(run.per_rank, 8)):
         batch = to_device(batch, env.device, False)
         with torch.no_grad(), run.autocast():
             out, _ = run.spec.run(run.model, batch, teachers, run.params)
         probs.append(class_scores(out, run.val_ds.multilabel).float().cpu().numpy())
         labels += lab
     run.model.train()
-    order, rows, all_labels = [], [], []
-    for videos, p, lab in all_gather_object(env, (list(shard), np.concatenate(probs), labels)):
-        order += videos
-        rows.append(p)
-        all_labels += lab
-    perm = np.argsort(order, kind="stable")
-    return np.concatenate(rows)[perm], [all_labels[i] for i in perm]
+    scores, all_labels = np.empty((num_videos, num_classes), np.float32), [None] * num_videos
+    for rank, (p, lab) in enumerate(all_gather_object(env, (np.concatenate(probs), labels))):
+        scores[rank::env.world_size], all_labels[rank::env.world_size] = p, lab     # rank r scored r, r + W, ...
+    return scores, all_labels
 
 
 def validate(run: Run) -> dict[str, float]:
