@@ -290,6 +290,24 @@ def test_a_longer_pretraining_marks_its_training_but_not_its_benchmark(repo_copy
 
 
 @pytest.mark.slow
+def test_a_longer_study_marks_its_trainings_but_not_the_speed_benchmark(repo_copy):
+    target = repo_copy / "params.yaml"
+    original = target.read_text()
+    n = load_params(target).train.epochs
+    line = f"  epochs: {n}   "
+    assert original.count(line) == 1, "params.yaml layout changed: find train.epochs another way"
+    first = training_stages(next(m.id for m in methods.MODELS if not m.weights_of))[SEEDS[0]][0]
+    before = _marked_stages(repo_copy, "params.yaml")
+    target.write_text(original.replace(line, f"  epochs: {n + 1} "))
+    try:
+        after = _marked_stages(repo_copy, "params.yaml")
+    finally:
+        target.write_text(original)
+    assert first in after - before
+    assert "benchmark" not in after
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", TEST_TIME_FILES)
 def test_editing_test_time_code_marks_every_evaluate_stage(repo_copy, path):
     target = repo_copy / path
