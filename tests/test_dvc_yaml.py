@@ -274,35 +274,33 @@ def _marked_stages(repo: Path, path: str) -> set[str]:
     return marked
 
 
-@pytest.mark.slow
-def test_a_longer_pretraining_marks_its_training_but_not_its_benchmark(repo_copy):
-    target = repo_copy / "params.yaml"
+def _marked_with_epochs(repo: Path, line: str, epochs: int) -> set[str]:
+    """The stages ``dvc status`` marks for params.yaml once its one ``line`` (an ``epochs:`` entry) says ``epochs``;
+    the file is restored afterwards."""
+    target = repo / "params.yaml"
     original = target.read_text()
-    n = load_params(target).pretrain.epochs
-    assert original.count(f"  epochs: {n} ") == 1, "params.yaml layout changed: find pretrain.epochs another way"
-    target.write_text(original.replace(f"  epochs: {n} ", f"  epochs: {n + 1} "))
+    assert original.count(line) == 1, f"params.yaml layout changed: {line!r} is not on exactly one line"
+    target.write_text(original.replace(line, f"  epochs: {epochs} "))
     try:
-        after = _marked_stages(repo_copy, "params.yaml")
+        return _marked_stages(repo, "params.yaml")
     finally:
         target.write_text(original)
+
+
+@pytest.mark.slow
+def test_a_longer_pretraining_marks_its_training_but_not_its_benchmark(repo_copy):
+    n = load_params(repo_copy / "params.yaml").pretrain.epochs
+    after = _marked_with_epochs(repo_copy, f"  epochs: {n} ", n + 1)
     assert PRETRAIN_PREFIX + "pretrain" in after
     assert PRETRAIN_PREFIX + "pretrain_data" not in after
 
 
 @pytest.mark.slow
 def test_a_longer_study_marks_its_trainings_but_not_the_speed_benchmark(repo_copy):
-    target = repo_copy / "params.yaml"
-    original = target.read_text()
-    n = load_params(target).train.epochs
-    line = f"  epochs: {n}   "
-    assert original.count(line) == 1, "params.yaml layout changed: find train.epochs another way"
+    n = load_params(repo_copy / "params.yaml").train.epochs
     first = training_stages(next(m.id for m in methods.MODELS if not m.weights_of))[SEEDS[0]][0]
     before = _marked_stages(repo_copy, "params.yaml")
-    target.write_text(original.replace(line, f"  epochs: {n + 1} "))
-    try:
-        after = _marked_stages(repo_copy, "params.yaml")
-    finally:
-        target.write_text(original)
+    after = _marked_with_epochs(repo_copy, f"  epochs: {n}   ", n + 1)
     assert first in after - before
     assert "benchmark" not in after
 
