@@ -155,28 +155,37 @@ PRETRAIN_PREFIX = "pretrain/dvc.yaml:"
 
 
 def test_pretraining_pipeline_is_opt_in_and_self_contained():
-    """pretrain/dvc.yaml makes the initial weights; no stage of the root pipeline reads them (the study names them
-    only through model.pretrained_rgb, pinned by its SHA-256), and each of its stages reads the pretraining params."""
+    """pretrain/dvc.yaml makes the initial weights of both streams; no stage of the root pipeline reads them (the
+    study names them only through model.pretrained_rgb / model.pretrained_flow, pinned by their SHA-256), and each
+    of its stages reads the pretraining params."""
     pre = {n: st for n, st in stages().items() if n.startswith(PRETRAIN_PREFIX)}
-    assert sorted(pre) == [PRETRAIN_PREFIX + n for n in ("pretrain", "pretrain_data", "pretrain_export",
-                                                         "pretrain_frames")]
+    assert sorted(pre) == [PRETRAIN_PREFIX + n for n in (
+        "pretrain", "pretrain_data", "pretrain_export", "pretrain_flow", "pretrain_flow_export", "pretrain_frames",
+        "pretrain_optical_flow")]
     made = [o for st in pre.values() for o in st["outs"]]
     for name, st in stages().items():
         if not name.startswith(PRETRAIN_PREFIX):
             assert not [d for d in st["deps"] if _covered(d, made) or any(_covered(m, [d]) for m in made)], name
-    for name in ("pretrain_data", "pretrain"):
+    for name in ("pretrain_data", "pretrain", "pretrain_flow"):
         st = pre[PRETRAIN_PREFIX + name]
         assert "--pretraining" in st["argv"], name
         assert "seed" not in st["params"], name                     # pretrain.seed replaces the study's
     data = pre[PRETRAIN_PREFIX + "pretrain_data"]["params"]
     # the benchmark's generation params, not the schedule: a longer pretraining re-makes no data
     assert {"pretrain.seed", "pretrain.kinds"} <= set(data) and not {"pretrain", "pretrain.epochs"} & set(data)
-    train = pre[PRETRAIN_PREFIX + "pretrain"]
-    sections = methods.get("rgb-none").sections
-    assert set(train["params"]) == set(TRAIN_SECTIONS) | set(sections) | {"pretrain", "synthetic.kinds"}
-    assert train["argv"][1:3] == ["stages/train.py", "rgb-none"]
-    export = pre[PRETRAIN_PREFIX + "pretrain_export"]
-    assert export["argv"][2] in train["outs"] and export["argv"][2] in export["deps"]
+    flow = pre[PRETRAIN_PREFIX + "pretrain_optical_flow"]
+    assert flow["params"] == ["flow"] and flow["argv"][1] == "stages/flow.py"
+    for stage, export, model in (("pretrain", "pretrain_export", "rgb-none"),
+                                 ("pretrain_flow", "pretrain_flow_export", "flow-none")):
+        train = pre[PRETRAIN_PREFIX + stage]
+        assert set(train["params"]) == (set(TRAIN_SECTIONS) | set(methods.get(model).sections)
+                                        | {"pretrain", "synthetic.kinds"}), stage
+        assert train["argv"][1:3] == ["stages/train.py", model]
+        out = pre[PRETRAIN_PREFIX + export]
+        assert out["argv"][2] in train["outs"] and out["argv"][2] in out["deps"], export
+    # the flow network trains on the pretraining benchmark's own flow, not the study's
+    flow_train = pre[PRETRAIN_PREFIX + "pretrain_flow"]["argv"]
+    assert flow_train[flow_train.index("--flow") + 1] in flow["outs"]
 
 
 # ------------------------------------------------------------------------------------------------ code deps

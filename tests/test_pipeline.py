@@ -158,16 +158,20 @@ def test_evaluate_cli_scores_models_kept_elsewhere(tiny_repo, tmp_path):
 def pretrained_repo(tiny_repo) -> tuple[Path, dict]:
     """The tiny repo after its study (tiny_repo) and then ``dvc repro pretrain/dvc.yaml``."""
     root, env = tiny_repo
-    assert set(dvc_status(root, env)) == {f"pretrain/dvc.yaml:{n}" for n in
-                                          ("pretrain_data", "pretrain_frames", "pretrain", "pretrain_export")}
+    assert set(dvc_status(root, env)) == {f"pretrain/dvc.yaml:{n}" for n in (
+        "pretrain_data", "pretrain_frames", "pretrain", "pretrain_export", "pretrain_optical_flow", "pretrain_flow",
+        "pretrain_flow_export")}
     run([sys.executable, "-m", "dvc", "repro", "pretrain/dvc.yaml"], root, env)
     return root, env
 
 
 def test_pretraining_pipeline_runs_and_leaves_the_study_up_to_date(pretrained_repo):
     root, env = pretrained_repo
-    report = json.loads((root / "reports" / "pretrain" / "i3d_rgb.json").read_text())
-    assert report["sha256"] == sha256sum(root / "models" / "pretrain" / "i3d_rgb.pt")
+    for stream in ("rgb", "flow"):
+        report = json.loads((root / "reports" / "pretrain" / f"i3d_{stream}.json").read_text())
+        assert report["sha256"] == sha256sum(root / "models" / "pretrain" / f"i3d_{stream}.pt")
+        assert report["source"] == f"models/pretrain/{stream}-none/model.pt"
+    assert (root / "data" / "pretrain" / "flow").is_dir()
     index = json.loads((root / "data" / "pretrain" / "raw" / "index.json").read_text())
     study = json.loads((root / "data" / "raw" / "index.json").read_text())
     assert set(index["meta"]["class_kind"]) == {"star", "triangle"}             # its own kinds, no study actor
@@ -177,21 +181,23 @@ def test_pretraining_pipeline_runs_and_leaves_the_study_up_to_date(pretrained_re
     assert "Running stage" not in out
 
 
-def test_pretrained_i3d_initialises_a_study_training_only_under_its_hash(pretrained_repo, tmp_path):
+@pytest.mark.parametrize("stream", ["rgb", "flow"])
+def test_pretrained_i3d_initialises_a_study_training_only_under_its_hash(pretrained_repo, tmp_path, stream):
     root, env = pretrained_repo
-    sha = json.loads((root / "reports" / "pretrain" / "i3d_rgb.json").read_text())["sha256"]
-    cmd = [sys.executable, "stages/train.py", "rgb-none", "--seed", "0", "--index", "data/raw/index.json",
-           "--frames", "data/frames", "-S", "model.pretrained_rgb=models/pretrain/i3d_rgb.pt"]
-    wrong = subprocess.run(cmd + ["-S", "model.pretrained_rgb_sha256=" + "f" * 64, "--out", str(tmp_path / "bad"),
+    sha = json.loads((root / "reports" / "pretrain" / f"i3d_{stream}.json").read_text())["sha256"]
+    weights = f"model.pretrained_{stream}"
+    cmd = [sys.executable, "stages/train.py", f"{stream}-none", "--seed", "0", "--index", "data/raw/index.json",
+           "--frames", "data/frames", "--flow", "data/flow", "-S", f"{weights}=models/pretrain/i3d_{stream}.pt"]
+    wrong = subprocess.run(cmd + ["-S", f"{weights}_sha256=" + "f" * 64, "--out", str(tmp_path / "bad"),
                                   "--live", str(tmp_path / "bad_live")], cwd=root, env=env, capture_output=True,
                            text=True, timeout=600)
     assert wrong.returncode != 0 and "SHA-256 mismatch" in wrong.stderr
     assert not (tmp_path / "bad" / "model.pt").exists()
-    run(cmd + ["-S", f"model.pretrained_rgb_sha256={sha}", "--out", str(tmp_path / "good"),
+    run(cmd + ["-S", f"{weights}_sha256={sha}", "--out", str(tmp_path / "good"),
                "--live", str(tmp_path / "good_live")], root, env)
-    pre = torch.load(root / "models" / "pretrain" / "i3d_rgb.pt")
+    pre = torch.load(root / "models" / "pretrain" / f"i3d_{stream}.pt")
     tuned = export_i3d_state(load_frozen(tmp_path / "good" / "model.pt")[0])
-    scratch = export_i3d_state(load_frozen(root / "models" / "rgb-none" / "s0" / "model.pt")[0])
+    scratch = export_i3d_state(load_frozen(root / "models" / f"{stream}-none" / "s0" / "model.pt")[0])
     for key in ("Conv3d_1a_7x7.conv3d.weight", "Mixed_5c.b3b.conv3d.weight"):
         # one epoch from the pretrained I3D stays near it; the scratch run at the same seed (what an ignored file
         # would give, bit for bit) started from another draw
