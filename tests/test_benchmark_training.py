@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from attdistill.benchmark.training import benchmark_training, count_flops, make_step, matmul_gflops
+from attdistill.benchmark import training
+from attdistill.benchmark.training import (benchmark_training, count_flops, make_step, matmul_gflops,
+                                           peak_matmul_size)
 
 SHAPE = (2, 3, 4, 8, 8)          # (N, C, T, H, W)
 
@@ -43,6 +45,23 @@ def test_matmul_peak_is_positive_and_bf16_runs():
     assert matmul_gflops(torch.bfloat16, 128, 2) > 0
 
 
+def test_peak_size_stops_doubling_where_a_product_would_exceed_the_budget(monkeypatch):
+    """A product of size n costs n³ / rate seconds: a fast dtype (70 GFLOP/s) reaches the requested 2048, an emulated
+    bf16 (1 GFLOP/s, as on CPUs without AVX512_BF16) stops at 512, whose doubling would take 2.1 s."""
+    rate = {torch.float32: 70e9, torch.bfloat16: 1e9}
+    timed = []
+
+    def seconds(dtype, size, repeats, device):
+        timed.append(size)
+        return 2.0 * size ** 3 / rate[dtype]
+
+    monkeypatch.setattr(training, "_matmul_seconds", seconds)
+    assert peak_matmul_size(torch.float32, 2048) == 2048 and timed == [256, 512, 1024]
+    assert peak_matmul_size(torch.bfloat16, 2048, budget_s=0.5) == 512
+    assert peak_matmul_size(torch.bfloat16, 2048, budget_s=5.0) == 1024
+    assert peak_matmul_size(torch.float32, 128) == 128                  # never above the requested size
+
+
 def test_report_structure_and_sanity():
     net = tiny_net()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
@@ -59,7 +78,8 @@ def test_report_structure_and_sanity():
     assert abs(r["achieved_gflops"] - r["gflop_per_step"] / r["step_s"]) < 1e-9 * r["achieved_gflops"]
     for k in ("float32", "bfloat16"):
         assert r["matmul_peak_gflops"][k] == max(r["matmul_peak_gflops"]["repeats"][k]) > 0
-        assert 0 < r["ratio_to_peak"][k] <= 1.5
+        assert r["ratio_to_peak"][k] > 0 and 128 <= r["matmul_peak_gflops"]["sizes"][k] <= 256
+    assert r["ratio_to_peak"]["float32"] <= 1.5        # an fp32 step cannot beat fp32 products (bf16 may be emulated)
     d = r["data"]
     assert d["batches"] == 2 and d["compute_s_per_step"] == r["step_s"]
     assert 0 < d["data_fraction"] < 1

@@ -61,9 +61,8 @@ def count_flops(step: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_gflops(dtype: torch.dtype, size: int, repeats: int, device: torch.device | str = "cpu") -> float:
-    """Best GFLOP/s of a ``size x size`` @ ``size x size`` product in ``dtype`` over ``repeats`` calls (one warm-up),
-    at the current torch thread count."""
+def _matmul_seconds(dtype: torch.dtype, size: int, repeats: int, device: torch.device | str) -> float:
+    """Best seconds of one ``size x size`` @ ``size x size`` product in ``dtype`` over ``repeats`` (one warm-up)."""
     g = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=g).to(device, dtype)
     b = torch.randn(size, size, generator=g).to(device, dtype)
@@ -75,7 +74,25 @@ def matmul_gflops(dtype: torch.dtype, size: int, repeats: int, device: torch.dev
         a @ b
         sync(a.device)
         best = min(best, time.perf_counter() - t0)
-    return 2.0 * size ** 3 / best / 1e9
+    return best
+
+
+def peak_matmul_size(dtype: torch.dtype, size: int, device: torch.device | str = "cpu", budget_s: float = 0.5,
+                start: int = 256) -> int:
+    """The product size at which to measure ``dtype``'s peak: ``size``, or the largest power-of-two multiple of
+    ``start`` below it whose next doubling (8x the work) would take over ``budget_s``. A CPU without native bf16
+    (no AVX512_BF16 / AMX) runs bf16 products at ~1 GFLOP/s, where one 2048² product takes ~17 s; a fast path
+    reaches ``size`` as before."""
+    n = min(start, size)
+    while n < size and 8 * _matmul_seconds(dtype, n, 1, device) <= budget_s:
+        n *= 2
+    return min(n, size)
+
+
+def matmul_gflops(dtype: torch.dtype, size: int, repeats: int, device: torch.device | str = "cpu") -> float:
+    """Best GFLOP/s of a ``size x size`` @ ``size x size`` product in ``dtype`` over ``repeats`` calls (one warm-up),
+    at the current torch thread count."""
+    return 2.0 * size ** 3 / _matmul_seconds(dtype, size, repeats, device) / 1e9
 
 
 def loader_seconds(loader: Iterable, batches: int) -> list[float]:
@@ -92,16 +109,18 @@ def loader_seconds(loader: Iterable, batches: int) -> list[float]:
     return out
 
 
-def _interleaved(step: Callable[[], object], steps: int, repeats: int, matmul_size: int, matmul_repeats: int,
-                 device: torch.device) -> tuple[list[float], dict[str, list[float]]]:
-    """Seconds per step of each block, and the fp32 / bf16 matmul peaks measured right after each block."""
+def _interleaved(step: Callable[[], object], steps: int, repeats: int, size: int, matmul_repeats: int,
+                 device: torch.device) -> tuple[list[float], dict[str, list[float]], dict[str, int]]:
+    """Seconds per step of each block, the fp32 / bf16 matmul peaks measured right after each block, and the
+    product size of each dtype (:func:`peak_matmul_size`, at most ``size``)."""
     step_s: list[float] = []
     peaks: dict[str, list[float]] = {"float32": [], "bfloat16": []}
+    sizes = {name: peak_matmul_size(getattr(torch, name), size, device) for name in peaks}
     for _ in range(repeats):
         step_s.append(time_repeats(step, steps, 1, device, warmup=0)[0] / steps)
         for name in peaks:
-            peaks[name].append(matmul_gflops(getattr(torch, name), matmul_size, matmul_repeats, device))
-    return step_s, peaks
+            peaks[name].append(matmul_gflops(getattr(torch, name), sizes[name], matmul_repeats, device))
+    return step_s, peaks, sizes
 
 
 def _data_report(loader: Iterable | None, batches: int, compute_s: float) -> dict | None:
@@ -135,7 +154,7 @@ def benchmark_training(model: nn.Module, input_shape: tuple[int, ...], loss_fn: 
             step()
         warmup_s = time.perf_counter() - t0
         flops = count_flops(step)
-        step_s, peaks = _interleaved(step, steps, repeats, matmul_size, matmul_repeats, device)
+        step_s, peaks, sizes = _interleaved(step, steps, repeats, matmul_size, matmul_repeats, device)
         data = _data_report(loader, data_batches, min(step_s))
     n, best = int(input_shape[0]), min(step_s)
     gflops = flops / best / 1e9
@@ -148,7 +167,7 @@ def benchmark_training(model: nn.Module, input_shape: tuple[int, ...], loss_fn: 
         "warmup_s": warmup_s,
         "clips_per_s": n / best, "clips_per_s_repeats": [n / s for s in step_s], "step_s": best,
         "gflop_per_step": flops / 1e9, "achieved_gflops": gflops,
-        "matmul_peak_gflops": {**peak, "size": matmul_size, "repeats": peaks},
+        "matmul_peak_gflops": {**peak, "size": matmul_size, "sizes": sizes, "repeats": peaks},
         "ratio_to_peak": {k: gflops / v for k, v in peak.items()},
         "data": data,
     }
